@@ -1,0 +1,495 @@
+"""Exact, reversible tokenizers for SMILES and SELFIES.
+
+Three tokenizers share one interface (``encode``/``decode``/``encode_batch``/``to_dict``):
+
+* ``SmilesTokenizer(mode="regex")`` keeps multi-character atoms whole (``Cl``, ``Br``, bracket atoms
+  such as ``[nH]`` or ``[C@@H]``, two-digit ring closures ``%10``).
+* ``SmilesTokenizer(mode="char")`` uses one token per character (the classic character-level VAE).
+* ``SelfiesTokenizer`` uses SELFIES symbols; ``encode`` takes SMILES and ``decode`` returns SMILES.
+
+Token ids ``0..3`` are always ``<pad>``, ``<bos>``, ``<eos>``, ``<unk>``. A vocabulary is saved as
+plain data (``to_dict``) and restored with ``from_dict``; nothing is pickled.
+
+Example:
+    >>> import molvae as mv
+    >>> tok = mv.SmilesTokenizer.build(["CCO", "c1ccccc1Cl"], mode="regex")
+    >>> ids = tok.encode("CCCl")
+    >>> tok.decode(ids)
+    'CCCl'
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from molvae.exceptions import TokenizerError
+
+logger = logging.getLogger(__name__)
+
+PAD, BOS, EOS, UNK = 0, 1, 2, 3
+SPECIAL_TOKENS = ("<pad>", "<bos>", "<eos>", "<unk>")
+FORMAT_VERSION = 1
+KINDS = ("smiles", "smiles-char", "selfies")
+
+# Regex mode: bracket atoms, two-letter organic atoms, two-digit ring closures, then single
+# characters. The final catch-all keeps the match exhaustive so that no character is ever skipped;
+# characters that are not SMILES syntax are rejected afterwards (see _SMILES_SINGLE).
+_SMILES_REGEX = re.compile(r"\[[^\[\]]*\]|Br|Cl|%\d\d|.", re.DOTALL)
+_SMILES_SINGLE = frozenset("BCNOSPFIbcnosp()=#-+\\/:~@?>*$.0123456789")
+# Char mode: every character that may appear anywhere in a SMILES string (brackets included).
+_SMILES_CHARS = frozenset(
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789()[]=#-+\\/:~@?>*$.%"
+)
+
+
+class Vocabulary:
+    """Token <-> id mapping with the four special tokens first.
+
+    Args:
+        tokens: the ordinary tokens, in id order (special tokens are added in front).
+    """
+
+    def __init__(self, tokens: Iterable[str]):
+        tokens = [t for t in tokens if t not in SPECIAL_TOKENS]
+        if len(set(tokens)) != len(tokens):
+            dupes = sorted(t for t, c in Counter(tokens).items() if c > 1)
+            raise TokenizerError(f"vocabulary has duplicate tokens: {dupes[:10]}")
+        self.itos: list[str] = list(SPECIAL_TOKENS) + tokens
+        self.stoi: dict[str, int] = {t: i for i, t in enumerate(self.itos)}
+
+    def __len__(self) -> int:
+        return len(self.itos)
+
+    def __contains__(self, token: object) -> bool:
+        return token in self.stoi
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Vocabulary) and self.itos == other.itos
+
+    def __repr__(self) -> str:
+        return f"Vocabulary({len(self)} tokens)"
+
+    @property
+    def tokens(self) -> list[str]:
+        """The ordinary (non-special) tokens in id order."""
+        return self.itos[len(SPECIAL_TOKENS) :]
+
+
+@dataclass
+class BatchEncoding:
+    """Result of ``encode_batch``: the rows that encoded, padded, and the rows that did not.
+
+    Attributes:
+        ids: ``LongTensor (B, T)``, ``<bos> ... <eos>`` then ``<pad>``; one row per encoded input.
+        lengths: ``LongTensor (B,)``, tokens per row including ``<bos>`` and ``<eos>``.
+        rows: index in the input of each row of ``ids``.
+        errors: input index -> reason, for every input that could not be encoded.
+    """
+
+    ids: Any
+    lengths: Any
+    rows: list[int]
+    errors: dict[int, str] = field(default_factory=dict)
+
+    @property
+    def n_failed(self) -> int:
+        return len(self.errors)
+
+
+class _Tokenizer:
+    """Behaviour shared by every tokenizer; subclasses define ``kind``, ``tokenize`` and ``detokenize``."""
+
+    kind: str = ""
+
+    def __init__(self, vocab: Vocabulary):
+        self.vocab = vocab
+
+    # -- subclass hooks ------------------------------------------------------------------------
+    def tokenize(self, smiles: str) -> list[str]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def detokenize(self, tokens: Sequence[str]) -> str:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _position(self, text: str, tokens: Sequence[str], index: int) -> int:
+        """Character offset of ``tokens[index]`` inside ``text``."""
+        return sum(len(t) for t in tokens[:index])
+
+    def _text_for_errors(self, smiles: str, tokens: Sequence[str]) -> str:
+        return smiles
+
+    # -- public API ----------------------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self.vocab)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(kind={self.kind!r}, vocab_size={len(self.vocab)})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Tokenizer) and self.to_dict() == other.to_dict()
+
+    @property
+    def vocab_size(self) -> int:
+        return len(self.vocab)
+
+    def encode(self, smiles: str) -> list[int]:
+        """Token ids of one molecule, ``[<bos>, ..., <eos>]``.
+
+        Raises:
+            TokenizerError: not a string, empty, not tokenizable, or holding a token the vocabulary
+                has never seen; the message quotes the input and marks the position.
+        """
+        tokens = self.tokenize(smiles)
+        stoi = self.vocab.stoi
+        ids = [stoi.get(t, -1) for t in tokens]
+        if -1 in ids:
+            i = ids.index(-1)
+            text = self._text_for_errors(smiles, tokens)
+            raise TokenizerError(
+                f"token {tokens[i]!r} at position {self._position(text, tokens, i)} is not in the "
+                f"vocabulary of this {self.kind} tokenizer ({len(self.vocab)} tokens)",
+                input=text,
+                position=self._position(text, tokens, i),
+            )
+        return [BOS, *ids, EOS]
+
+    def decode(self, ids: Iterable[int]) -> str:
+        """SMILES from token ids: skips a leading ``<bos>`` and ``<pad>``, stops at ``<eos>``.
+
+        ``<unk>`` and ``<bos>`` inside the sequence are kept as literal text so that the result
+        is an invalid molecule rather than a silently different one.
+        """
+        if hasattr(ids, "tolist"):
+            ids = ids.tolist()
+        itos = self.vocab.itos
+        n = len(itos)
+        tokens: list[str] = []
+        for k, i in enumerate(ids):
+            i = int(i)
+            if i == EOS:
+                break
+            if i == PAD or (i == BOS and k == 0):
+                continue
+            if not 0 <= i < n:
+                raise TokenizerError(f"token id {i} is outside the vocabulary (size {n})")
+            tokens.append(itos[i])
+        return self.detokenize(tokens)
+
+    def decode_batch(self, ids: Any) -> list[str]:
+        """Decode every row of a ``(B, T)`` tensor or array; never raises on a bad row
+        (a row that cannot be decoded becomes the empty string)."""
+        if hasattr(ids, "tolist"):
+            ids = ids.tolist()
+        out = []
+        for row in ids:
+            try:
+                out.append(self.decode(row))
+            except TokenizerError:
+                out.append("")
+        return out
+
+    def encode_many(
+        self, smiles: Sequence[Any], max_len: int | None = None
+    ) -> tuple[list[list[int] | None], dict[int, str]]:
+        """Encode a list without raising: ``(ids or None per row, {row: reason})``.
+
+        ``max_len`` counts tokens without ``<bos>``/``<eos>``.
+        """
+        out: list[list[int] | None] = []
+        errors: dict[int, str] = {}
+        for k, s in enumerate(smiles):
+            try:
+                ids = self.encode(s)
+            except TokenizerError as err:
+                out.append(None)
+                errors[k] = str(err).split("\n", 1)[0]
+                continue
+            if max_len is not None and len(ids) - 2 > max_len:
+                out.append(None)
+                errors[k] = f"too long: {len(ids) - 2} tokens > max_len {max_len}"
+                continue
+            out.append(ids)
+        return out, errors
+
+    def encode_batch(self, smiles: Sequence[Any], max_len: int | None = None) -> BatchEncoding:
+        """Encode a list into a padded ``LongTensor (B, T)``; bad rows are reported, never raised.
+
+        Example:
+            >>> enc = tok.encode_batch(["CCO", "C[Xx]", "CC"])
+            >>> enc.ids.shape, enc.rows, list(enc.errors)
+            ((torch.Size([2, 5]), [0, 2], [1]))
+        """
+        import torch
+
+        encoded, errors = self.encode_many(smiles, max_len=max_len)
+        rows = [k for k, ids in enumerate(encoded) if ids is not None]
+        lengths = [len(encoded[k]) for k in rows]  # type: ignore[arg-type]
+        width = max(lengths, default=0)
+        arr = np.full((len(rows), width), PAD, dtype=np.int64)
+        for j, k in enumerate(rows):
+            arr[j, : lengths[j]] = encoded[k]  # type: ignore[index]
+        if errors:
+            logger.info("encode_batch: %d of %d rows failed", len(errors), len(smiles))
+        return BatchEncoding(
+            ids=torch.from_numpy(arr),
+            lengths=torch.tensor(lengths, dtype=torch.long),
+            rows=rows,
+            errors=errors,
+        )
+
+    # -- persistence -----------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-data description (JSON/TOML/torch-safe) that ``from_dict`` restores exactly."""
+        return {"format_version": FORMAT_VERSION, "kind": self.kind, "tokens": self.vocab.tokens}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> _Tokenizer:
+        """Restore a tokenizer from ``to_dict`` output.
+
+        Calling it on the base class (``mv.tokenizer_from_dict``) dispatches on ``d["kind"]``;
+        calling it on a subclass requires a matching kind.
+
+        Raises:
+            TokenizerError: not a dict, missing keys, a different tokenizer kind, or a newer format.
+        """
+        if not isinstance(d, dict):
+            raise TokenizerError(f"tokenizer description must be a dict, got {type(d).__name__}")
+        missing = {"format_version", "kind", "tokens"} - set(d)
+        if missing:
+            raise TokenizerError(f"tokenizer description lacks keys {sorted(missing)}")
+        version = d["format_version"]
+        if not isinstance(version, int) or version > FORMAT_VERSION or version < 1:
+            raise TokenizerError(
+                f"tokenizer format_version {version!r} is not supported by this molvae "
+                f"(supports 1..{FORMAT_VERSION}); upgrade molvae to read it"
+            )
+        kind = d["kind"]
+        if kind not in KINDS:
+            raise TokenizerError(f"unknown tokenizer kind {kind!r}; known kinds: {list(KINDS)}")
+        tokens = d["tokens"]
+        if not isinstance(tokens, list) or not all(isinstance(t, str) for t in tokens):
+            raise TokenizerError("tokenizer 'tokens' must be a list of strings")
+        target = _class_for_kind(kind)
+        if cls is not _Tokenizer and cls is not target:
+            raise TokenizerError(
+                f"this vocabulary belongs to a {kind!r} tokenizer, not to {cls.__name__}"
+            )
+        vocab = Vocabulary(tokens)
+        if target is SmilesTokenizer:
+            return SmilesTokenizer(mode="char" if kind == "smiles-char" else "regex", vocab=vocab)
+        return SelfiesTokenizer(vocab=vocab)
+
+
+class SmilesTokenizer(_Tokenizer):
+    """SMILES tokenizer, ``mode="regex"`` (atom-level) or ``mode="char"`` (character-level).
+
+    ``decode(encode(s)) == s`` for every string it accepts: tokenization never drops or rewrites a
+    character. It is lexical only; chemistry is RDKit's job (see ``molvae.data.prepare``).
+
+    Args:
+        mode: ``"regex"`` or ``"char"``.
+        vocab: a :class:`Vocabulary`; usually made by :meth:`build`.
+    """
+
+    def __init__(self, mode: str = "regex", vocab: Vocabulary | None = None):
+        if mode not in ("regex", "char"):
+            raise TokenizerError(f"mode must be 'regex' or 'char', got {mode!r}")
+        self.mode = mode
+        self.kind = "smiles" if mode == "regex" else "smiles-char"
+        super().__init__(vocab if vocab is not None else Vocabulary([]))
+
+    def tokenize(self, smiles: str) -> list[str]:
+        """Split a SMILES string into tokens.
+
+        Raises:
+            TokenizerError: not a string, empty, or a character that is not SMILES syntax.
+        """
+        if not isinstance(smiles, str):
+            raise TokenizerError(
+                f"expected a SMILES string, got {type(smiles).__name__}: {smiles!r}"
+            )
+        if not smiles:
+            raise TokenizerError("empty SMILES string", input=smiles)
+        if self.mode == "char":
+            tokens = list(smiles)
+            bad = [i for i, c in enumerate(tokens) if c not in _SMILES_CHARS]
+            if bad:
+                i = bad[0]
+                raise TokenizerError(
+                    f"character {tokens[i]!r} at position {i} is not SMILES syntax",
+                    input=smiles,
+                    position=i,
+                )
+            return tokens
+        tokens = _SMILES_REGEX.findall(smiles)
+        for i, t in enumerate(tokens):
+            if len(t) == 1 and t not in _SMILES_SINGLE:
+                pos = self._position(smiles, tokens, i)
+                what = "unmatched bracket" if t in "[]" else "character"
+                raise TokenizerError(
+                    f"{what} {t!r} at position {pos} is not SMILES syntax",
+                    input=smiles,
+                    position=pos,
+                )
+        return tokens
+
+    def detokenize(self, tokens: Sequence[str]) -> str:
+        return "".join(tokens)
+
+    @classmethod
+    def build(
+        cls, smiles: Iterable[Any], mode: str = "regex", min_count: int = 1
+    ) -> SmilesTokenizer:
+        """Build a tokenizer whose vocabulary holds every token seen in ``smiles``.
+
+        Strings that cannot be tokenized are skipped, counted and logged (never silently).
+
+        Args:
+            smiles: SMILES strings.
+            mode: ``"regex"`` or ``"char"``.
+            min_count: tokens seen fewer times are left out of the vocabulary.
+        """
+        tok = cls(mode=mode)
+        counts: Counter[str] = Counter()
+        skipped = 0
+        for s in smiles:
+            try:
+                counts.update(tok.tokenize(s))
+            except TokenizerError:
+                skipped += 1
+        return cls(mode=mode, vocab=_vocab_from_counts(counts, skipped, tok.kind, min_count))
+
+
+def _vocab_from_counts(counts: Counter[str], skipped: int, kind: str, min_count: int) -> Vocabulary:
+    if skipped:
+        logger.warning(
+            "%s tokenizer build: skipped %d inputs that could not be tokenized", kind, skipped
+        )
+    kept = sorted(t for t, c in counts.items() if c >= min_count)
+    rare = len(counts) - len(kept)
+    if rare:
+        logger.info("%s tokenizer build: left out %d tokens seen < %d times", kind, rare, min_count)
+    if not kept:
+        raise TokenizerError(f"cannot build a {kind} vocabulary: no input could be tokenized")
+    return Vocabulary(kept)
+
+
+class SelfiesTokenizer(_Tokenizer):
+    """SELFIES tokenizer: ``encode`` takes SMILES, tokens are SELFIES symbols, ``decode`` gives SMILES.
+
+    Every encoding is checked: the SELFIES must decode back to the same molecule (RDKit canonical
+    SMILES), otherwise :class:`TokenizerError` is raised, so training data is never silently altered.
+    """
+
+    kind = "selfies"
+
+    def __init__(self, vocab: Vocabulary | None = None):
+        super().__init__(vocab if vocab is not None else Vocabulary([]))
+
+    def tokenize(self, smiles: str) -> list[str]:
+        """SELFIES symbols of a SMILES string.
+
+        Raises:
+            TokenizerError: not a string, empty, rejected by RDKit or by SELFIES, or not recovered
+                exactly by the SELFIES round trip.
+        """
+        import selfies as sf
+
+        from molvae.chem import canonical
+
+        if not isinstance(smiles, str):
+            raise TokenizerError(
+                f"expected a SMILES string, got {type(smiles).__name__}: {smiles!r}"
+            )
+        if not smiles:
+            raise TokenizerError("empty SMILES string", input=smiles)
+        canon = canonical(smiles)
+        if canon is None:
+            raise TokenizerError("RDKit cannot parse this SMILES", input=smiles)
+        try:
+            encoded = sf.encoder(smiles, strict=True)
+        except Exception as err:  # selfies raises EncoderError, sometimes others on odd input
+            raise TokenizerError(f"SELFIES cannot encode this SMILES: {err}", input=smiles) from err
+        if encoded is None:
+            raise TokenizerError("SELFIES cannot encode this SMILES", input=smiles)
+        tokens = list(sf.split_selfies(encoded))
+        try:
+            back = canonical(sf.decoder(encoded))
+        except Exception as err:
+            raise TokenizerError(
+                f"SELFIES cannot decode its own encoding: {err}", input=smiles
+            ) from err
+        if back != canon:
+            raise TokenizerError(
+                f"SELFIES does not round-trip this molecule exactly (gives {back!r})", input=smiles
+            )
+        return tokens
+
+    def _text_for_errors(self, smiles: str, tokens: Sequence[str]) -> str:
+        return "".join(tokens)  # positions refer to the SELFIES string
+
+    def detokenize(self, tokens: Sequence[str]) -> str:
+        import selfies as sf
+
+        if not tokens:
+            return ""
+        try:
+            return sf.decoder("".join(tokens))
+        except Exception:  # a sampled SELFIES is always decodable, but "<unk>" text is not
+            return ""
+
+    def to_selfies(self, ids: Iterable[int]) -> str:
+        """The SELFIES string of token ids (what ``decode`` turns into SMILES)."""
+        if hasattr(ids, "tolist"):
+            ids = ids.tolist()
+        out = []
+        for k, i in enumerate(ids):
+            if i == EOS:
+                break
+            if i == PAD or (i == BOS and k == 0):
+                continue
+            out.append(self.vocab.itos[i])
+        return "".join(out)
+
+    @classmethod
+    def build(cls, smiles: Iterable[Any], min_count: int = 1) -> SelfiesTokenizer:
+        """Build a tokenizer whose vocabulary holds every SELFIES symbol of ``smiles``.
+
+        Molecules SELFIES cannot encode exactly are skipped, counted and logged.
+        """
+        tok = cls()
+        counts: Counter[str] = Counter()
+        skipped = 0
+        for s in smiles:
+            try:
+                counts.update(tok.tokenize(s))
+            except TokenizerError:
+                skipped += 1
+        return cls(vocab=_vocab_from_counts(counts, skipped, tok.kind, min_count))
+
+
+def _class_for_kind(kind: str) -> type[_Tokenizer]:
+    return SelfiesTokenizer if kind == "selfies" else SmilesTokenizer
+
+
+def tokenizer_from_dict(d: dict[str, Any]) -> SmilesTokenizer | SelfiesTokenizer:
+    """Restore any tokenizer from its ``to_dict()`` output (dispatches on ``d["kind"]``)."""
+    return _Tokenizer.from_dict(d)  # type: ignore[return-value]
+
+
+def build_tokenizer(kind: str, smiles: Iterable[Any]) -> SmilesTokenizer | SelfiesTokenizer:
+    """Build a tokenizer of ``kind`` (``"smiles"``, ``"smiles-char"`` or ``"selfies"``) from data."""
+    if kind == "smiles":
+        return SmilesTokenizer.build(smiles, mode="regex")
+    if kind == "smiles-char":
+        return SmilesTokenizer.build(smiles, mode="char")
+    if kind == "selfies":
+        return SelfiesTokenizer.build(smiles)
+    raise TokenizerError(f"unknown tokenizer kind {kind!r}; known kinds: {list(KINDS)}")
