@@ -5,16 +5,71 @@ Example:
     >>> data = mv.prepare(mv.datasets.load("moses", split="test").smiles[:1000], "smiles")
 """
 
-from molvae import datasets
-from molvae.data import PreparedData, PrepareReport, prepare, prepare_file, read_smiles
-from molvae.exceptions import CheckpointError, ConfigError, DataError, MolvaeError, TokenizerError
-from molvae.tokenizers import (
-    SelfiesTokenizer,
-    SmilesTokenizer,
-    Vocabulary,
-    build_tokenizer,
-    tokenizer_from_dict,
+import importlib
+from typing import TYPE_CHECKING
+
+# Names that need torch are imported on first use, so `import molvae` stays fast (~0.3 s) and
+# cannot fail on a torch problem until torch is actually needed.
+_LAZY = {
+    "datasets": "molvae.datasets",
+    "PreparedData": "molvae.data",
+    "PrepareReport": "molvae.data",
+    "prepare": "molvae.data",
+    "prepare_file": "molvae.data",
+    "read_smiles": "molvae.data",
+    "ModelConfig": "molvae.config",
+    "TrainConfig": "molvae.config",
+    "load_config": "molvae.config",
+    "Generator": "molvae.generator",
+    "load": "molvae.generator",
+    "MolVAE": "molvae.model",
+    "FitResult": "molvae.train",
+    "fit": "molvae.train",
+    "SelfiesTokenizer": "molvae.tokenizers",
+    "SmilesTokenizer": "molvae.tokenizers",
+    "Vocabulary": "molvae.tokenizers",
+    "build_tokenizer": "molvae.tokenizers",
+    "tokenizer_from_dict": "molvae.tokenizers",
+}
+
+from molvae.exceptions import (  # noqa: E402
+    CheckpointError,
+    ConfigError,
+    DataError,
+    MolvaeError,
+    TokenizerError,
+    TrainingError,
 )
+
+if TYPE_CHECKING:  # pragma: no cover
+    from molvae import datasets
+    from molvae.config import ModelConfig, TrainConfig, load_config
+    from molvae.data import PreparedData, PrepareReport, prepare, prepare_file, read_smiles
+    from molvae.generator import Generator, load
+    from molvae.model import MolVAE
+    from molvae.tokenizers import (
+        SelfiesTokenizer,
+        SmilesTokenizer,
+        Vocabulary,
+        build_tokenizer,
+        tokenizer_from_dict,
+    )
+    from molvae.train import FitResult, fit
+
+
+def __getattr__(name: str):
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'molvae' has no attribute {name!r}")
+    mod = importlib.import_module(module)
+    value = mod if module.endswith(name) else getattr(mod, name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
 
 __version__ = "0.1.0"
 
@@ -22,16 +77,25 @@ __all__ = [
     "CheckpointError",
     "ConfigError",
     "DataError",
+    "FitResult",
+    "Generator",
+    "ModelConfig",
+    "MolVAE",
     "MolvaeError",
     "PrepareReport",
     "PreparedData",
     "SelfiesTokenizer",
     "SmilesTokenizer",
     "TokenizerError",
+    "TrainConfig",
+    "TrainingError",
     "Vocabulary",
     "__version__",
     "build_tokenizer",
     "datasets",
+    "fit",
+    "load",
+    "load_config",
     "prepare",
     "prepare_file",
     "read_smiles",

@@ -37,3 +37,7 @@ class ConfigError(MolvaeError, ValueError):
 
 class CheckpointError(MolvaeError):
     """A checkpoint file is missing, damaged, tampered with, or of an unknown format."""
+
+
+class TrainingError(MolvaeError):
+    """Training cannot go on (e.g. the loss became NaN); the message names the step."""

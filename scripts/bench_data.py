@@ -76,7 +76,9 @@ def one(kind: str, limit: int | None, jobs: int, batch_size: int) -> dict:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--kinds", default="smiles,smiles-char,selfies")
     ap.add_argument("--limit", type=int, default=None, help="use only the first N train molecules")
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
@@ -88,7 +90,16 @@ def main() -> None:
         return
     rows = []
     for kind in args.kinds.split(","):
-        cmd = [sys.executable, __file__, "--one", kind, "--jobs", str(args.jobs), "--batch-size", str(args.batch_size)]
+        cmd = [
+            sys.executable,
+            __file__,
+            "--one",
+            kind,
+            "--jobs",
+            str(args.jobs),
+            "--batch-size",
+            str(args.batch_size),
+        ]
         if args.limit:
             cmd += ["--limit", str(args.limit)]
         out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout

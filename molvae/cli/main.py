@@ -15,7 +15,7 @@ import sys
 from molvae import __version__
 from molvae.exceptions import MolvaeError
 
-SUBCOMMANDS = ("prepare",)
+SUBCOMMANDS = ("prepare", "train", "sample")
 
 
 def build_parser() -> argparse.ArgumentParser:

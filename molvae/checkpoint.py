@@ -1,0 +1,207 @@
+"""One self-describing checkpoint file of plain data, loaded with ``torch.load(weights_only=True)``.
+
+Layout (a dict of plain types and tensors only)::
+
+    format            "molvae-checkpoint"
+    format_version    1
+    model_config      dict (ModelConfig fields)
+    tokenizer         dict (tokenizer.to_dict(): kind, tokens, format_version)
+    state_dict        {name: tensor}
+    state_sha256      sha256 over the state dict's names, shapes, dtypes and bytes
+    train_config      dict or None
+    train_state       dict or None (epoch, step, optimizer state, RNG states, best metric, ...)
+    metadata          dict (molvae/torch/rdkit/selfies versions, date, data source, ...)
+
+Anything else (a pickled object, a truncated or corrupted file, a changed weight, an unknown
+format version) raises :class:`CheckpointError`.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import os
+import pickle
+import platform
+import tempfile
+import zipfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from molvae.config import ModelConfig
+from molvae.exceptions import CheckpointError, ConfigError, TokenizerError
+from molvae.tokenizers import SelfiesTokenizer, SmilesTokenizer, tokenizer_from_dict
+
+FORMAT = "molvae-checkpoint"
+FORMAT_VERSION = 1
+
+
+@dataclass
+class Checkpoint:
+    """A loaded checkpoint: the rebuilt model config and tokenizer, and the raw parts."""
+
+    model_config: ModelConfig
+    tokenizer: SmilesTokenizer | SelfiesTokenizer
+    state_dict: dict[str, torch.Tensor]
+    train_config: dict[str, Any] | None
+    train_state: dict[str, Any] | None
+    metadata: dict[str, Any]
+    path: Path
+
+    def build_model(self, device: str | torch.device = "cpu") -> torch.nn.Module:
+        from molvae.model import MolVAE
+
+        model = MolVAE(self.model_config)
+        try:
+            model.load_state_dict(self.state_dict)
+        except RuntimeError as err:
+            raise CheckpointError(
+                f"{self.path}: weights do not fit the model config: {str(err)[:300]}"
+            ) from err
+        return model.to(device).eval()
+
+
+def state_digest(state_dict: dict[str, torch.Tensor]) -> str:
+    """sha256 over names, shapes, dtypes and raw bytes of every tensor (in name order)."""
+    h = hashlib.sha256()
+    for name in sorted(state_dict):
+        t = state_dict[name].detach().cpu().contiguous()
+        h.update(f"{name}|{tuple(t.shape)}|{t.dtype}|".encode())
+        h.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    return h.hexdigest()
+
+
+def environment() -> dict[str, str]:
+    import rdkit
+    import selfies
+
+    from molvae import __version__
+
+    return {
+        "molvae": __version__,
+        "torch": str(torch.__version__),
+        "rdkit": str(rdkit.__version__),
+        "selfies": str(selfies.__version__),
+        "python": platform.python_version(),
+    }
+
+
+def save(
+    path: str | os.PathLike,
+    model: torch.nn.Module,
+    tokenizer: SmilesTokenizer | SelfiesTokenizer,
+    train_config: dict[str, Any] | None = None,
+    train_state: dict[str, Any] | None = None,
+    metadata: dict[str, Any] | None = None,
+) -> Path:
+    """Write a checkpoint atomically (temp file in the same folder, then rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    payload = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "model_config": asdict(model.cfg),
+        "tokenizer": tokenizer.to_dict(),
+        "state_dict": state,
+        "state_sha256": state_digest(state),
+        "train_config": train_config,
+        "train_state": train_state,
+        "metadata": {
+            "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            **environment(),
+            **(metadata or {}),
+        },
+    }
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(payload, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def load(path: str | os.PathLike) -> Checkpoint:
+    """Load and verify a checkpoint without ever unpickling arbitrary objects.
+
+    Raises:
+        CheckpointError: missing file, not a checkpoint, pickled objects, truncated/corrupted data,
+            a checksum mismatch (tampered weights), or an unknown format version.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise CheckpointError(f"{path}: no such checkpoint file")
+    if path.is_dir():
+        raise CheckpointError(f"{path}: is a directory; give a checkpoint file or a run directory")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
+        raise CheckpointError(
+            f"{path}: refused: the file holds pickled Python objects, not plain data "
+            f"(only weights_only checkpoints are loaded): {str(err).splitlines()[0][:200]}"
+        ) from err
+    except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile, KeyError) as err:
+        raise CheckpointError(
+            f"{path}: truncated or corrupted checkpoint: {str(err).splitlines()[0][:200]}"
+        ) from err
+    except Exception as err:  # anything else torch's loader raises on a damaged file
+        raise CheckpointError(
+            f"{path}: unreadable checkpoint: {type(err).__name__}: {err}"
+        ) from err
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise CheckpointError(f"{path}: not a molvae checkpoint")
+    version = payload.get("format_version")
+    if not isinstance(version, int) or not 1 <= version <= FORMAT_VERSION:
+        raise CheckpointError(
+            f"{path}: checkpoint format_version {version!r} is not supported by this molvae "
+            f"(reads 1..{FORMAT_VERSION}); upgrade molvae"
+        )
+    for key in ("model_config", "tokenizer", "state_dict", "state_sha256"):
+        if key not in payload:
+            raise CheckpointError(f"{path}: checkpoint lacks {key!r}")
+    state = payload["state_dict"]
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise CheckpointError(f"{path}: state_dict is not a dict of tensors")
+    if state_digest(state) != payload["state_sha256"]:
+        raise CheckpointError(
+            f"{path}: weights do not match their checksum (file corrupted or tampered with)"
+        )
+    try:
+        model_config = ModelConfig(**payload["model_config"])
+        tokenizer = tokenizer_from_dict(payload["tokenizer"])
+    except (ConfigError, TokenizerError, TypeError) as err:
+        raise CheckpointError(f"{path}: invalid model config or tokenizer: {err}") from err
+    if model_config.vocab_size != tokenizer.vocab_size:
+        raise CheckpointError(
+            f"{path}: model vocab_size {model_config.vocab_size} != tokenizer's {tokenizer.vocab_size}"
+        )
+    return Checkpoint(
+        model_config=model_config,
+        tokenizer=tokenizer,
+        state_dict=state,
+        train_config=payload.get("train_config"),
+        train_state=payload.get("train_state"),
+        metadata=payload.get("metadata") or {},
+        path=path,
+    )
+
+
+def resolve(model: str | os.PathLike) -> Path:
+    """A checkpoint file, or a run directory's ``best.pt`` (else ``last.pt``)."""
+    p = Path(model)
+    if p.is_dir():
+        for name in ("best.pt", "last.pt"):
+            if (p / name).is_file():
+                return p / name
+        raise CheckpointError(f"{p}: run directory holds no best.pt or last.pt")
+    if not p.exists():
+        raise CheckpointError(f"{p}: no such checkpoint file or run directory")
+    return p

@@ -1,0 +1,197 @@
+"""The GRU variational autoencoder: one config, one file.
+
+Shapes: ``B`` batch, ``T`` tokens (with ``<bos>``/``<eos>``), ``E`` embedding, ``Z`` latent,
+``H`` decoder hidden, ``L`` decoder layers, ``V`` vocabulary.
+
+* Encoder: embedding -> (bidirectional) GRU over the packed sequence -> last hidden state of each
+  direction -> linear heads for ``mu`` and ``logvar``.
+* Reparameterisation: ``z = mu + exp(logvar / 2) * eps``.
+* Decoder: GRU whose initial hidden state (every layer) is a linear map of ``z`` and whose input at
+  every step is ``[embedding(previous token); z]``; teacher forcing with optional word dropout.
+
+``forward`` is for training; ``encode``/``sample_tokens``/``greedy`` are for inference and run
+under ``torch.no_grad()``.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence
+
+from molvae.config import ModelConfig
+from molvae.tokenizers import BOS, EOS, PAD, UNK
+
+
+class Encoder(nn.Module):
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.gru = nn.GRU(
+            cfg.embedding_dim,
+            cfg.encoder_hidden_dim,
+            num_layers=cfg.encoder_layers,
+            batch_first=True,
+            bidirectional=cfg.encoder_bidirectional,
+            dropout=cfg.dropout if cfg.encoder_layers > 1 else 0.0,
+        )
+        self.directions = 2 if cfg.encoder_bidirectional else 1
+        self.to_mu = nn.Linear(cfg.encoder_hidden_dim * self.directions, cfg.latent_dim)
+        self.to_logvar = nn.Linear(cfg.encoder_hidden_dim * self.directions, cfg.latent_dim)
+
+    def forward(
+        self, emb: torch.Tensor, lengths: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        # emb (B, T, E), lengths (B,) -> mu (B, Z), logvar (B, Z)
+        packed = pack_padded_sequence(emb, lengths.cpu(), batch_first=True, enforce_sorted=False)
+        _, h = self.gru(packed)  # h (layers * directions, B, He)
+        last = h[-self.directions :]  # (directions, B, He): top layer, each direction
+        last = last.transpose(0, 1).reshape(emb.shape[0], -1)  # (B, directions * He)
+        return self.to_mu(last), self.to_logvar(last)
+
+
+class Decoder(nn.Module):
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.layers = cfg.decoder_layers
+        self.hidden = cfg.decoder_hidden_dim
+        self.z_to_hidden = nn.Linear(cfg.latent_dim, cfg.decoder_hidden_dim * cfg.decoder_layers)
+        self.gru = nn.GRU(
+            cfg.embedding_dim + cfg.latent_dim,
+            cfg.decoder_hidden_dim,
+            num_layers=cfg.decoder_layers,
+            batch_first=True,
+            dropout=cfg.dropout if cfg.decoder_layers > 1 else 0.0,
+        )
+        self.out = nn.Linear(cfg.decoder_hidden_dim, cfg.vocab_size)
+
+    def initial_hidden(self, z: torch.Tensor) -> torch.Tensor:
+        # z (B, Z) -> h0 (L, B, H)
+        h = torch.tanh(self.z_to_hidden(z))  # (B, L * H)
+        return h.view(z.shape[0], self.layers, self.hidden).transpose(0, 1).contiguous()
+
+    def forward(
+        self, emb: torch.Tensor, z: torch.Tensor, h: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        # emb (B, T, E), z (B, Z), h (L, B, H) -> logits (B, T, V), h (L, B, H)
+        if h is None:
+            h = self.initial_hidden(z)
+        x = torch.cat([emb, z.unsqueeze(1).expand(-1, emb.shape[1], -1)], dim=-1)  # (B, T, E + Z)
+        out, h = self.gru(x, h)  # (B, T, H)
+        return self.out(out), h
+
+
+class MolVAE(nn.Module):
+    """GRU encoder + GRU decoder VAE over token ids (``<pad>=0, <bos>=1, <eos>=2, <unk>=3``)."""
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        if cfg.vocab_size <= 4:
+            raise ValueError(f"vocab_size must exceed the 4 special tokens, got {cfg.vocab_size}")
+        self.cfg = cfg
+        self.embedding = nn.Embedding(cfg.vocab_size, cfg.embedding_dim, padding_idx=PAD)
+        self.encoder = Encoder(cfg)
+        self.decoder = Decoder(cfg)
+
+    @property
+    def device(self) -> torch.device:
+        return self.embedding.weight.device
+
+    def encode_params(
+        self, ids: torch.Tensor, lengths: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        # ids (B, T), lengths (B,) -> mu (B, Z), logvar (B, Z)
+        return self.encoder(self.embedding(ids), lengths)
+
+    @staticmethod
+    def reparameterize(
+        mu: torch.Tensor, logvar: torch.Tensor, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
+        eps = torch.randn(mu.shape, device=mu.device, dtype=mu.dtype, generator=generator)
+        return mu + torch.exp(0.5 * logvar) * eps  # (B, Z)
+
+    def forward(
+        self, ids: torch.Tensor, lengths: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Teacher-forced pass: ``ids (B, T)`` -> ``logits (B, T-1, V)`` predicting ``ids[:, 1:]``, ``mu``, ``logvar``."""
+        mu, logvar = self.encode_params(ids, lengths)  # (B, Z) each
+        z = self.reparameterize(mu, logvar)
+        inputs = ids[:, :-1]  # (B, T-1): <bos> x_1 ... x_{T-2}
+        if self.training and self.cfg.word_dropout > 0:
+            drop = torch.rand(inputs.shape, device=inputs.device) < self.cfg.word_dropout
+            drop[:, 0] = False  # keep <bos>
+            inputs = torch.where(drop & (inputs != PAD), torch.full_like(inputs, UNK), inputs)
+        logits, _ = self.decoder(self.embedding(inputs), z)  # (B, T-1, V)
+        return logits, mu, logvar
+
+    # ---- inference ------------------------------------------------------------------------------
+    @torch.no_grad()
+    def decode(
+        self,
+        z: torch.Tensor,
+        max_len: int = 100,
+        temperature: float = 1.0,
+        greedy: bool = False,
+        generator: torch.Generator | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Decode latent points step by step.
+
+        Args:
+            z: ``(B, Z)`` latent points.
+            max_len: most tokens generated per molecule (``<eos>`` included).
+            temperature: softmax temperature for multinomial sampling.
+            greedy: take the most likely token instead of sampling.
+            generator: ``torch.Generator`` on ``z``'s device for reproducible sampling.
+
+        Returns:
+            ``ids (B, <= max_len)`` (no ``<bos>``; ``<eos>`` then ``<pad>`` after the end),
+            ``lengths (B,)`` (tokens up to and including ``<eos>``; ``max_len`` if it never ended),
+            ``nll (B,)`` negative log-likelihood of each sequence under the decoder at temperature 1.
+        """
+        B = z.shape[0]
+        h = self.decoder.initial_hidden(z)  # (L, B, H)
+        token = torch.full((B,), BOS, dtype=torch.long, device=z.device)
+        finished = torch.zeros(B, dtype=torch.bool, device=z.device)
+        lengths = torch.full((B,), max_len, dtype=torch.long, device=z.device)
+        nll = torch.zeros(B, device=z.device)
+        out = []
+        banned = torch.tensor([PAD, BOS, UNK], device=z.device)
+        for t in range(max_len):
+            logits, h = self.decoder(self.embedding(token).unsqueeze(1), z, h)  # (B, 1, V)
+            logits = logits[:, 0].float()  # (B, V)
+            logits[:, banned] = float("-inf")
+            logp = F.log_softmax(logits, dim=-1)  # (B, V)
+            if greedy:
+                nxt = logp.argmax(dim=-1)
+            else:
+                probs = F.softmax(logits / temperature, dim=-1)
+                nxt = torch.multinomial(probs, 1, generator=generator).squeeze(1)  # (B,)
+            nxt = torch.where(finished, torch.full_like(nxt, PAD), nxt)
+            nll -= torch.where(
+                finished,
+                torch.zeros_like(nll),
+                logp.gather(1, nxt.clamp(min=0).unsqueeze(1)).squeeze(1),
+            )
+            out.append(nxt)
+            ended = (nxt == EOS) & ~finished
+            lengths = torch.where(ended, torch.full_like(lengths, t + 1), lengths)
+            finished |= ended
+            token = nxt
+            if bool(finished.all()):
+                break
+        return torch.stack(out, dim=1), lengths, nll
+
+    @torch.no_grad()
+    def sequence_nll(
+        self, ids: torch.Tensor, lengths: torch.Tensor, z: torch.Tensor
+    ) -> torch.Tensor:
+        """``-log p(ids | z)`` per molecule, summed over tokens: ``(B,)``."""
+        logits, _ = self.decoder(self.embedding(ids[:, :-1]), z)  # (B, T-1, V)
+        ce = F.cross_entropy(
+            logits.float().transpose(1, 2), ids[:, 1:], ignore_index=PAD, reduction="none"
+        )
+        return ce.sum(dim=1)
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
