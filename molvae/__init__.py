@@ -23,6 +23,8 @@ _LAZY = {
     "Generator": "molvae.generator",
     "load": "molvae.generator",
     "MolVAE": "molvae.model",
+    "score": "molvae.chem",
+    "evaluate": "molvae.metrics",
     "FitResult": "molvae.train",
     "fit": "molvae.train",
     "SelfiesTokenizer": "molvae.tokenizers",
@@ -43,9 +45,11 @@ from molvae.exceptions import (  # noqa: E402
 
 if TYPE_CHECKING:  # pragma: no cover
     from molvae import datasets
+    from molvae.chem import score
     from molvae.config import ModelConfig, TrainConfig, load_config
     from molvae.data import PreparedData, PrepareReport, prepare, prepare_file, read_smiles
     from molvae.generator import Generator, load
+    from molvae.metrics import evaluate
     from molvae.model import MolVAE
     from molvae.tokenizers import (
         SelfiesTokenizer,
@@ -93,11 +97,13 @@ __all__ = [
     "__version__",
     "build_tokenizer",
     "datasets",
+    "evaluate",
     "fit",
     "load",
     "load_config",
     "prepare",
     "prepare_file",
     "read_smiles",
+    "score",
     "tokenizer_from_dict",
 ]

@@ -64,6 +64,12 @@ class Checkpoint:
         return model.to(device).eval()
 
 
+def _brief(err: BaseException) -> str:
+    """First line of an error message (at most 200 characters), or its type when it has none."""
+    lines = str(err).strip().splitlines()
+    return lines[0][:200] if lines else type(err).__name__
+
+
 def state_digest(state_dict: dict[str, torch.Tensor]) -> str:
     """sha256 over names, shapes, dtypes and raw bytes of every tensor (in name order)."""
     h = hashlib.sha256()
@@ -146,12 +152,10 @@ def load(path: str | os.PathLike) -> Checkpoint:
     except pickle.UnpicklingError as err:
         raise CheckpointError(
             f"{path}: refused: the file holds pickled Python objects, not plain data "
-            f"(only weights_only checkpoints are loaded): {str(err).splitlines()[0][:200]}"
+            f"(only weights_only checkpoints are loaded): {_brief(err)}"
         ) from err
     except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile, KeyError) as err:
-        raise CheckpointError(
-            f"{path}: truncated or corrupted checkpoint: {str(err).splitlines()[0][:200]}"
-        ) from err
+        raise CheckpointError(f"{path}: truncated or corrupted checkpoint: {_brief(err)}") from err
     except Exception as err:  # anything else torch's loader raises on a damaged file
         raise CheckpointError(
             f"{path}: unreadable checkpoint: {type(err).__name__}: {err}"

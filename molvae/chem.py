@@ -1,16 +1,41 @@
-"""RDKit helpers: parsing with logs muted, canonical SMILES, validity with a reason.
+"""RDKit helpers: parsing with logs muted, canonical SMILES, validity with a reason, properties,
+structural alerts and the MOSES filters.
 
 Example:
-    >>> from molvae.chem import canonical
+    >>> from molvae.chem import canonical, properties
     >>> canonical("OCC")
     'CCO'
+    >>> round(properties("CC(=O)Oc1ccccc1C(=O)O")["qed"], 3)
+    0.55
 """
 
 from __future__ import annotations
 
+import functools
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from rdkit import Chem, rdBase
+from rdkit.Chem import QED, Crippen, Descriptors, Lipinski, RDConfig, rdMolDescriptors
+
+# A molecule larger than this (heavy atoms), or a SMILES longer than MAX_SMILES_CHARS, is reported
+# as "too large" instead of being scored: ring perception and SA scoring of huge inputs can take
+# seconds each, and generated sets are drug-sized.
+MAX_HEAVY_ATOMS = 500
+MAX_SMILES_CHARS = 5000
+
+# Penalized logP standardisation constants: mean/std of logP, -SA and the large-ring penalty over
+# ZINC-250k, as used by the Grammar VAE (Kusner et al. 2017) and JT-VAE (Jin et al. 2018,
+# wengong-jin/icml18-jtnn, bo/gen_latent.py).
+PLOGP_LOGP = (2.4570953396190123, 1.434324401111988)
+PLOGP_SA = (-3.0525811293166134, 0.8335207024513095)
+PLOGP_CYCLE = (-0.0485696876403053, 0.2860212110245455)
+
+_DATA = Path(__file__).resolve().parent / "_chemdata"
+MOSES_ALLOWED_ATOMS = frozenset({"C", "N", "S", "O", "F", "Cl", "Br", "H"})
 
 
 def to_mol(smiles: Any) -> Chem.Mol | None:
@@ -50,16 +75,254 @@ def _largest_fragment(mol: Chem.Mol) -> Chem.Mol:
 def validity_reason(smiles: Any, allow_fragments: bool = True) -> str | None:
     """Why ``smiles`` is not a valid molecule, or ``None`` when it is.
 
-    Reasons: ``"not a string"``, ``"empty"``, ``"unparseable"`` (syntax or sanitization),
-    ``"multiple fragments"`` (only when ``allow_fragments`` is False).
+    Reasons: ``"not a string"``, ``"empty"``, ``"too large"`` (over ``MAX_SMILES_CHARS``
+    characters), ``"unparseable"`` (syntax or sanitization), ``"multiple fragments"`` (only when
+    ``allow_fragments`` is False).
     """
+    return parse(smiles, allow_fragments)[1]
+
+
+def parse(smiles: Any, allow_fragments: bool = True) -> tuple[Chem.Mol | None, str | None]:
+    """``(mol, None)`` for a valid molecule, else ``(None, reason)`` (see :func:`validity_reason`)."""
     if not isinstance(smiles, str):
-        return "not a string"
+        return None, "not a string"
     if not smiles.strip():
-        return "empty"
+        return None, "empty"
+    if len(smiles) > MAX_SMILES_CHARS:
+        return None, "too large"
     mol = to_mol(smiles)
     if mol is None:
-        return "unparseable"
+        return None, "unparseable"
     if not allow_fragments and len(Chem.GetMolFrags(mol)) > 1:
-        return "multiple fragments"
-    return None
+        return None, "multiple fragments"
+    if mol.GetNumHeavyAtoms() > MAX_HEAVY_ATOMS:
+        return None, "too large"
+    return mol, None
+
+
+# ---- properties ---------------------------------------------------------------------------------
+@functools.lru_cache(maxsize=1)
+def _sascorer() -> Any:
+    path = os.path.join(RDConfig.RDContribDir, "SA_Score")
+    if path not in sys.path:
+        sys.path.append(path)
+    import sascorer  # RDKit Contrib: Ertl & Schuffenhauer, J. Cheminf. 2009
+
+    return sascorer
+
+
+def sa_score(mol: Chem.Mol) -> float:
+    """Synthetic accessibility, 1 (easy) .. 10 (hard): RDKit Contrib's SA_Score."""
+    return float(_sascorer().calculateScore(mol))
+
+
+def largest_ring_penalty(mol: Chem.Mol) -> int:
+    """``max(0, largest ring size - 6)``."""
+    rings = mol.GetRingInfo().AtomRings()
+    return max(0, max((len(r) for r in rings), default=0) - 6)
+
+
+def penalized_logp(mol: Chem.Mol) -> float:
+    """Standardised logP - SA - large-ring penalty (Kusner et al. 2017; Jin et al. 2018)."""
+    logp = Crippen.MolLogP(mol)
+    sa = -sa_score(mol)
+    cycle = -largest_ring_penalty(mol)
+    return (
+        (logp - PLOGP_LOGP[0]) / PLOGP_LOGP[1]
+        + (sa - PLOGP_SA[0]) / PLOGP_SA[1]
+        + (cycle - PLOGP_CYCLE[0]) / PLOGP_CYCLE[1]
+    )
+
+
+def lipinski_pass(mol: Chem.Mol) -> bool:
+    """Lipinski's rule of five with at most one violation (MW <= 500, logP <= 5, HBD <= 5, HBA <= 10)."""
+    violations = sum(
+        (
+            Descriptors.MolWt(mol) > 500,
+            Crippen.MolLogP(mol) > 5,
+            Lipinski.NumHDonors(mol) > 5,
+            Lipinski.NumHAcceptors(mol) > 10,
+        )
+    )
+    return violations <= 1
+
+
+@functools.cache
+def _catalog(name: str) -> Any:
+    from rdkit.Chem import FilterCatalog
+
+    params = FilterCatalog.FilterCatalogParams()
+    params.AddCatalog(getattr(FilterCatalog.FilterCatalogParams.FilterCatalogs, name))
+    return FilterCatalog.FilterCatalog(params)
+
+
+def alerts(mol: Chem.Mol, catalog: str = "PAINS") -> list[str]:
+    """Names of the structural alerts of an RDKit ``FilterCatalog`` (``PAINS``, ``BRENK``, ...) that match."""
+    return [m.GetDescription() for m in _catalog(catalog).GetMatches(mol)]
+
+
+@functools.lru_cache(maxsize=1)
+def _moses_filters() -> list[Chem.Mol]:
+    """MCF + PAINS SMARTS of MOSES 0.3.1 (``molvae/_chemdata``, MIT, copied from molsets)."""
+    import csv
+
+    patterns = []
+    with open(_DATA / "mcf.csv", newline="") as f:
+        patterns += [row["smarts"] for row in csv.DictReader(f)]
+    with open(_DATA / "wehi_pains.csv", newline="") as f:
+        patterns += [row[0] for row in csv.reader(f)]
+    with rdBase.BlockLogs():
+        return [Chem.MolFromSmarts(p) for p in patterns]
+
+
+def passes_moses_filters(mol: Chem.Mol) -> bool:
+    """MOSES's filter (``mol_passes_filters``): no ring of 8+ atoms, no charges, only
+    C N S O F Cl Br H, no MCF or PAINS match, and a canonical SMILES that parses again."""
+    ring_info = mol.GetRingInfo()
+    if ring_info.NumRings() != 0 and any(len(r) >= 8 for r in ring_info.AtomRings()):
+        return False
+    if any(atom.GetFormalCharge() != 0 for atom in mol.GetAtoms()):
+        return False
+    if any(atom.GetSymbol() not in MOSES_ALLOWED_ATOMS for atom in mol.GetAtoms()):
+        return False
+    h_mol = Chem.AddHs(mol)
+    if any(h_mol.HasSubstructMatch(p) for p in _moses_filters()):
+        return False
+    smiles = Chem.MolToSmiles(mol, isomericSmiles=False)
+    return bool(smiles) and to_mol(smiles) is not None
+
+
+PROPERTIES: dict[str, Callable[[Chem.Mol], Any]] = {
+    "mw": Descriptors.MolWt,
+    "logp": Crippen.MolLogP,
+    "qed": QED.qed,
+    "sa": sa_score,
+    "tpsa": rdMolDescriptors.CalcTPSA,
+    "hbd": Lipinski.NumHDonors,
+    "hba": Lipinski.NumHAcceptors,
+    "rotatable_bonds": rdMolDescriptors.CalcNumRotatableBonds,
+    "rings": rdMolDescriptors.CalcNumRings,
+    "aromatic_rings": rdMolDescriptors.CalcNumAromaticRings,
+    "heavy_atoms": lambda m: m.GetNumHeavyAtoms(),
+    "penalized_logp": penalized_logp,
+    "lipinski": lipinski_pass,
+    "pains": lambda m: len(alerts(m, "PAINS")),
+    "brenk": lambda m: len(alerts(m, "BRENK")),
+    "moses_filters": passes_moses_filters,
+}
+DEFAULT_PROPERTIES = (
+    "mw",
+    "logp",
+    "qed",
+    "sa",
+    "tpsa",
+    "hbd",
+    "hba",
+    "rotatable_bonds",
+    "rings",
+    "aromatic_rings",
+)
+
+
+def properties(
+    smiles: str, names: tuple[str, ...] | list[str] = DEFAULT_PROPERTIES
+) -> dict[str, Any]:
+    """Properties of one molecule.
+
+    Raises:
+        ValueError: invalid SMILES (the message quotes it and gives the reason) or unknown property.
+    """
+    check_property_names(names)
+    mol, reason = parse(smiles)
+    if mol is None:
+        raise ValueError(f"cannot score {smiles!r}: {reason}")
+    with rdBase.BlockLogs():
+        return {n: PROPERTIES[n](mol) for n in names}
+
+
+def check_property_names(names: Any) -> None:
+    unknown = [n for n in names if n not in PROPERTIES]
+    if unknown:
+        raise ValueError(f"unknown properties {unknown}; known: {sorted(PROPERTIES)}")
+
+
+# ---- batch scoring ------------------------------------------------------------------------------
+def _score_chunk(args: tuple[list[Any], tuple[str, ...]]) -> list[tuple[Any, ...]]:
+    values, names = args
+    out = []
+    with rdBase.BlockLogs():
+        for v in values:
+            mol, reason = parse(v)
+            if mol is None:
+                out.append((False, reason, None, *([None] * len(names))))
+                continue
+            row: list[Any] = []
+            try:
+                for n in names:
+                    row.append(PROPERTIES[n](mol))
+            except Exception as err:  # a property RDKit cannot compute for this molecule
+                out.append(
+                    (False, f"property error: {type(err).__name__}", None, *([None] * len(names)))
+                )
+                continue
+            out.append((True, None, Chem.MolToSmiles(mol), *row))
+    return out
+
+
+def score(
+    molecules: Any,
+    properties: list[str] | tuple[str, ...] | str | None = None,
+    column: str = "smiles",
+    n_jobs: int = 1,
+    progress: bool | None = None,
+    chunk_size: int = 2000,
+) -> Any:
+    """Score molecules: one column per property, NaN and a ``reason`` for invalid rows.
+
+    Args:
+        molecules: SMILES (list, Series) or a DataFrame holding ``column``.
+        properties: names from ``molvae.chem.PROPERTIES`` (or a comma-separated string);
+            default ``DEFAULT_PROPERTIES``.
+        column: SMILES column of a DataFrame input.
+        n_jobs: worker processes (chunks of ``chunk_size`` molecules).
+        progress: progress bar (default: on for more than 10,000 molecules).
+
+    Returns:
+        DataFrame in input order: the input's columns (or ``smiles``), then ``valid``, ``reason``,
+        ``canonical`` and the properties. Never raises on bad chemistry.
+
+    Raises:
+        ValueError: unknown property (lists the known ones), or a DataFrame without ``column``.
+
+    Example:
+        >>> mv.score(["CCO", "C1CC", None], properties=["qed", "mw"])
+    """
+    import numpy as np
+    import pandas as pd
+
+    from molvae.data import _chunks, _map
+
+    if isinstance(properties, str):
+        properties = [p.strip() for p in properties.split(",") if p.strip()]
+    names = tuple(properties) if properties is not None else DEFAULT_PROPERTIES
+    check_property_names(names)
+    if isinstance(molecules, pd.DataFrame):
+        if column not in molecules.columns:
+            raise ValueError(f"no column {column!r}; columns present: {list(molecules.columns)}")
+        frame = molecules.reset_index(drop=True).copy()
+        values = frame[column].tolist()
+    else:
+        values = list(molecules.tolist() if hasattr(molecules, "tolist") else molecules)
+        frame = pd.DataFrame({"smiles": pd.Series(values, dtype=object)})
+    if progress is None:
+        progress = len(values) > 10_000
+    chunks = [(c, names) for c in _chunks(values, chunk_size)]
+    rows = [r for part in _map(_score_chunk, chunks, n_jobs, progress, "scoring") for r in part]
+    cols = ["valid", "reason", "canonical", *names]
+    result = pd.DataFrame(rows, columns=cols) if rows else pd.DataFrame(columns=cols)
+    for n in names:
+        result[n] = pd.to_numeric(result[n], errors="coerce").astype(float)
+    result["valid"] = result["valid"].astype(bool)
+    for c in cols:
+        frame[c] = result[c].to_numpy() if len(result) else np.array([], dtype=object)
+    return frame

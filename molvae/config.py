@@ -68,7 +68,7 @@ class TrainConfig:
     column: str = ""  # CSV column; "" = the first column named like smiles
     tokenizer: str = "smiles"  # smiles | smiles-char | selfies
     max_len: int = 100  # longest molecule kept, in tokens
-    limit: int = 0  # use only the first N molecules of the data (0 = all)
+    limit: int = 0  # train on a seeded random sample of N molecules of the data (0 = all)
     epochs: int = 10
     max_steps: int = 0
     time_limit_minutes: float = 0.0

@@ -49,6 +49,7 @@ class Generator:
             self.model.to(device)
         self.tokenizer = tokenizer
         self.metadata = metadata or {}
+        self._start_ids = tokenizer.start_ids()
 
     def __repr__(self) -> str:
         c = self.model.cfg
@@ -107,6 +108,7 @@ class Generator:
                 temperature=temperature,
                 greedy=method == "greedy",
                 generator=gen,
+                start_ids=self._start_ids,
             )
             smiles = self.tokenizer.decode_batch(ids.cpu())
             canon = [canonical(s) if s else None for s in smiles]

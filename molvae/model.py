@@ -133,6 +133,7 @@ class MolVAE(nn.Module):
         temperature: float = 1.0,
         greedy: bool = False,
         generator: torch.Generator | None = None,
+        start_ids: list[int] | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Decode latent points step by step.
 
@@ -142,11 +143,14 @@ class MolVAE(nn.Module):
             temperature: softmax temperature for multinomial sampling.
             greedy: take the most likely token instead of sampling.
             generator: ``torch.Generator`` on ``z``'s device for reproducible sampling.
+            start_ids: the only tokens allowed first (``tokenizer.start_ids()``); default any token
+                but ``<eos>``, so a molecule is never empty.
 
         Returns:
             ``ids (B, <= max_len)`` (no ``<bos>``; ``<eos>`` then ``<pad>`` after the end),
             ``lengths (B,)`` (tokens up to and including ``<eos>``; ``max_len`` if it never ended),
-            ``nll (B,)`` negative log-likelihood of each sequence under the decoder at temperature 1.
+            ``nll (B,)`` negative log-likelihood of each sequence under the decoder at temperature 1
+            (with ``<pad>``/``<bos>``/``<unk>``, and ``<eos>`` at the first step, excluded).
         """
         B = z.shape[0]
         h = self.decoder.initial_hidden(z)  # (L, B, H)
@@ -156,10 +160,17 @@ class MolVAE(nn.Module):
         nll = torch.zeros(B, device=z.device)
         out = []
         banned = torch.tensor([PAD, BOS, UNK], device=z.device)
+        first_banned = torch.ones(self.cfg.vocab_size, dtype=torch.bool, device=z.device)
+        first_banned[
+            start_ids if start_ids is not None else list(range(EOS + 1, self.cfg.vocab_size))
+        ] = False
+        first_banned[UNK] = True
         for t in range(max_len):
             logits, h = self.decoder(self.embedding(token).unsqueeze(1), z, h)  # (B, 1, V)
             logits = logits[:, 0].float()  # (B, V)
             logits[:, banned] = float("-inf")
+            if t == 0:
+                logits[:, first_banned] = float("-inf")  # never an empty molecule
             logp = F.log_softmax(logits, dim=-1)  # (B, V)
             if greedy:
                 nxt = logp.argmax(dim=-1)

@@ -139,6 +139,10 @@ class _Tokenizer:
     def vocab_size(self) -> int:
         return len(self.vocab)
 
+    def start_ids(self) -> list[int]:
+        """Token ids a molecule may start with (all ordinary tokens; SELFIES narrows this)."""
+        return list(range(len(SPECIAL_TOKENS), len(self.vocab)))
+
     def encode(self, smiles: str) -> list[int]:
         """Token ids of one molecule, ``[<bos>, ..., <eos>]``.
 
@@ -444,6 +448,15 @@ class SelfiesTokenizer(_Tokenizer):
             return sf.decoder("".join(tokens))
         except Exception:  # a sampled SELFIES is always decodable, but "<unk>" text is not
             return ""
+
+    def start_ids(self) -> list[int]:
+        """Symbols that decode to at least one atom on their own: starting with one of these, a
+        SELFIES string can never decode to an empty molecule (a leading branch or ring symbol can)."""
+        import selfies as sf
+
+        return [
+            i for i, t in enumerate(self.vocab.itos) if i >= len(SPECIAL_TOKENS) and sf.decoder(t)
+        ]
 
     def to_selfies(self, ids: Iterable[int]) -> str:
         """The SELFIES string of token ids (what ``decode`` turns into SMILES)."""

@@ -103,7 +103,11 @@ def _load_data(cfg: TrainConfig, tokenizer: Any) -> PreparedData:
     path = resolve_data(cfg.data)
     opts = {"max_len": cfg.max_len, "n_jobs": cfg.num_workers or (torch.get_num_threads() or 1)}
     if cfg.limit:
-        smiles = read_smiles(path, column=cfg.column or None)[: cfg.limit]
+        # A seeded random sample, not the first rows: files such as MOSES's are ordered, and their
+        # first rows are not representative (a model trained on them generalises far worse).
+        smiles = read_smiles(path, column=cfg.column or None)
+        if cfg.limit < len(smiles):
+            smiles = smiles.sample(n=cfg.limit, random_state=cfg.seed).sort_index()
         return prepare(smiles, tokenizer, **opts)
     return prepare_file(path, tokenizer, column=cfg.column or None, **opts)
 
@@ -196,7 +200,7 @@ def evaluate_model(
         b = min(batch_size, n_prior - start)
         z = torch.randn(b, model.cfg.latent_dim, device=device, generator=gen)
         with ctx:
-            out, _, _ = model.decode(z, max_len=max_len, generator=gen)
+            out, _, _ = model.decode(z, max_len=max_len, generator=gen, start_ids=tok.start_ids())
         for row in out.cpu().tolist():
             s = tok.decode(row)
             valid += bool(s) and canonical(s) is not None
@@ -210,6 +214,37 @@ def evaluate_model(
         "recon_exact": exact / max(n_rec, 1),
         "prior_valid": valid / max(n_prior, 1),
     }
+
+
+def train_step(
+    model: MolVAE,
+    optimizer: torch.optim.Optimizer,
+    ids: torch.Tensor,
+    lengths: torch.Tensor,
+    cfg: TrainConfig,
+    lr: float,
+    beta: float,
+    autocast: Any,
+) -> tuple[float, float, float]:
+    """One optimisation step on a batch ``ids (B, T)``; returns ``(loss, recon, kl)`` as floats.
+
+    A non-finite loss is returned without updating the weights.
+    """
+    for group in optimizer.param_groups:
+        group["lr"] = lr
+    with autocast:
+        logits, mu, logvar = model(ids, lengths)  # (B, T-1, V), (B, Z), (B, Z)
+    recon = reconstruction_loss(logits, ids[:, 1:])
+    kl_pen, kl = kl_loss(mu, logvar, cfg.free_bits)
+    loss = recon + beta * kl_pen
+    if not torch.isfinite(loss):
+        return float(loss.detach()), float(recon.detach()), float(kl.detach())
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    if cfg.grad_clip > 0:
+        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+    optimizer.step()
+    return float(loss.detach()), float(recon.detach()), float(kl.detach())
 
 
 def _collapsed(metrics: dict[str, float], latent_dim: int) -> bool:
@@ -386,44 +421,30 @@ def fit(
             ids, lengths = (
                 torch.from_numpy(a).to(device, non_blocking=True) for a in train.batch(idx)
             )
-            lr = lr_at(step, cfg, total_steps)
-            for group in optimizer.param_groups:
-                group["lr"] = lr
             beta = kl_weight(
                 step, cfg.kl_schedule, cfg.kl_weight, cfg.kl_start, cfg.kl_warmup_steps
             )
-            with autocast():
-                logits, mu, logvar = model(ids, lengths)
-            recon = reconstruction_loss(logits, ids[:, 1:])
-            kl_pen, kl = kl_loss(mu, logvar, cfg.free_bits)
-            loss = recon + beta * kl_pen
-            if not torch.isfinite(loss):
+            loss, recon, kl = train_step(
+                model, optimizer, ids, lengths, cfg, lr_at(step, cfg, total_steps), beta, autocast()
+            )
+            if not math.isfinite(loss):
                 where = (
                     f"{run_dir / 'last.pt'}"
                     if run_dir and (run_dir / "last.pt").exists()
                     else "none written yet"
                 )
                 raise TrainingError(
-                    f"loss became {float(loss)} at step {step} (epoch {epoch + 1}); stopped. "
+                    f"loss became {loss} at step {step} (epoch {epoch + 1}); stopped. "
                     f"Last good checkpoint: {where}. Try a lower lr or grad_clip."
                 )
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if cfg.grad_clip > 0:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-            optimizer.step()
             step += 1
             b = len(idx)
-            sums["loss"] += float(loss.detach()) * b
-            sums["recon"] += float(recon.detach()) * b
-            sums["kl"] += float(kl.detach()) * b
+            sums["loss"] += loss * b
+            sums["recon"] += recon * b
+            sums["kl"] += kl * b
             sums["n"] += b
             bar.update()
-            bar.set_postfix(
-                recon=f"{float(recon.detach()):.2f}",
-                kl=f"{float(kl.detach()):.2f}",
-                beta=f"{beta:.3f}",
-            )
+            bar.set_postfix(recon=f"{recon:.2f}", kl=f"{kl:.2f}", beta=f"{beta:.3f}")
             if cfg.time_limit_minutes and time.monotonic() - started > cfg.time_limit_minutes * 60:
                 stopped = "time_limit"
                 break

@@ -36,3 +36,105 @@ def test_prepare_bad_input_is_one_line_error(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.startswith("molvae prepare: error:") and "Traceback" not in err
     assert main(["prepare", str(tmp_path / "missing.smi")]) == 2
+
+
+def test_train_then_sample_smoke(tmp_path, moses_sample, capsys):
+    data = tmp_path / "tiny.smi"
+    data.write_text("\n".join(moses_sample[:60]) + "\n")
+    cfg = tmp_path / "tiny.toml"
+    cfg.write_text(
+        "[model]\nembedding_dim = 16\nencoder_hidden_dim = 32\nlatent_dim = 8\ndecoder_hidden_dim = 64\n"
+        "decoder_layers = 1\n[train]\nbatch_size = 16\nrecon_eval = 8\nprior_eval = 8\nval_fraction = 0.2\n"
+    )
+    run = tmp_path / "run"
+    args = [
+        "train",
+        "--config",
+        str(cfg),
+        "--data",
+        str(data),
+        "--epochs",
+        "1",
+        "--out",
+        str(run),
+        "--device",
+        "cpu",
+        "--no-progress",
+    ]
+    assert main(args) == 0
+    assert (run / "best.pt").exists()
+    # the same directory again: refused without --resume/--overwrite
+    assert main(args) == 2
+    assert "already holds a run" in capsys.readouterr().err
+    assert main([*args, "--overwrite"]) == 0
+    out = tmp_path / "s.csv"
+    assert (
+        main(["sample", str(run), "-n", "30", "--seed", "0", "-o", str(out), "--no-progress"]) == 0
+    )
+    import pandas as pd
+
+    df = pd.read_csv(out)
+    assert len(df) == 30 and {"smiles", "valid"} <= set(df.columns)
+    assert main(["sample", str(run / "best.pt"), "-n", "5", "-o", str(out), "--no-progress"]) == 0
+
+
+def test_train_bad_inputs_one_line(tmp_path, capsys):
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[model]\nlatent_size = 3\n")
+    assert main(["train", "--config", str(bad), "--out", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err
+    assert "latent_size" in err and "Traceback" not in err
+    junk = tmp_path / "junk.smi"
+    junk.write_text("xyz\nC1CC\n")
+    assert (
+        main(
+            [
+                "train",
+                "--preset",
+                "small",
+                "--data",
+                str(junk),
+                "--out",
+                str(tmp_path / "r2"),
+                "--device",
+                "cpu",
+            ]
+        )
+        == 2
+    )
+    assert "no molecule survived" in capsys.readouterr().err
+    import torch
+
+    if not torch.cuda.is_available():
+        assert (
+            main(
+                [
+                    "train",
+                    "--preset",
+                    "small",
+                    "--data",
+                    str(junk),
+                    "--out",
+                    str(tmp_path / "r3"),
+                    "--device",
+                    "cuda",
+                ]
+            )
+            == 2
+        )
+        assert "CUDA is not available" in capsys.readouterr().err
+
+
+def test_sample_bad_model_and_args(tmp_path, capsys):
+    assert main(["sample", str(tmp_path / "nope"), "-n", "5", "-o", str(tmp_path / "o.csv")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no such checkpoint" in err
+    junk = tmp_path / "junk.pt"
+    junk.write_bytes(b"garbage")
+    assert main(["sample", str(junk), "-n", "5", "-o", str(tmp_path / "o.csv")]) == 2
+    assert main(["sample", str(junk), "-n", "0", "-o", str(tmp_path / "o.csv")]) == 2
+    assert "-n must be a positive" in capsys.readouterr().err
+    assert (
+        main(["sample", str(junk), "-n", "5", "--temperature", "0", "-o", str(tmp_path / "o.csv")])
+        == 2
+    )

@@ -13,7 +13,6 @@ def test_moses_splits_have_published_counts():
     assert len(scaf) == 176_225
 
 
-@pytest.mark.slow
 def test_moses_train_count():
     assert len(datasets.load("moses", split="train")) == 1_584_663
 

@@ -15,7 +15,7 @@ import sys
 from molvae import __version__
 from molvae.exceptions import MolvaeError
 
-SUBCOMMANDS = ("prepare", "train", "sample")
+SUBCOMMANDS = ("prepare", "train", "sample", "evaluate", "score")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -12,12 +12,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         description="Train a GRU VAE. The run directory gets config.toml, metrics.csv, last.pt and best.pt.",
     )
     src = p.add_mutually_exclusive_group()
-    src.add_argument("--config", help="TOML config file with [model] and [train] tables")
+    src.add_argument(
+        "--config",
+        help="TOML config file with [model] and [train] tables (default with --resume: the run's)",
+    )
     src.add_argument("--preset", help="bundled preset: small, moses")
     p.add_argument("--data", help="training SMILES file, or a bundled dataset such as moses:train")
     p.add_argument("--column", help="CSV column holding SMILES")
     p.add_argument("--tokenizer", choices=["smiles", "selfies", "smiles-char"])
-    p.add_argument("--limit", type=int, help="use only the first N molecules of the data")
+    p.add_argument("--limit", type=int, help="train on a seeded random sample of N molecules")
     p.add_argument("--epochs", type=int)
     p.add_argument("--max-steps", type=int)
     p.add_argument(
@@ -53,10 +56,14 @@ OVERRIDES = (
 
 
 def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
     from molvae.config import load_config
     from molvae.train import fit
 
     overrides = {"train": {k: getattr(args, k) for k in OVERRIDES}}
+    if args.resume and args.config is None and args.preset is None:
+        args.config = Path(args.out) / "config.toml"  # continue with the run's own configuration
     model_cfg, train_cfg = load_config(
         args.config, args.preset if args.config is None else None, overrides
     )

@@ -1,0 +1,485 @@
+"""MOSES-compatible distribution metrics over a generated set of SMILES.
+
+``evaluate(gen)`` returns exactly the MOSES keys with MOSES's definitions (Polykovskiy et al. 2020;
+molecularsets/moses 0.3.1 ``get_all_metrics``):
+
+* ``valid``: fraction of samples RDKit parses (an empty string or ``None`` counts as invalid).
+* ``unique@k``: unique canonical SMILES among the first ``k`` valid samples.
+* ``FCD/<set>``: Fréchet ChemNet Distance (the maintained ``fcd`` package and its ChemNet weights).
+* ``SNN/<set>``: mean over valid samples of the max Tanimoto similarity to the reference set
+  (Morgan radius 2, 1024 bits).
+* ``Frag/<set>``, ``Scaf/<set>``: cosine similarity of BRICS-fragment counts and of
+  Bemis-Murcko scaffold counts (scaffolds with at least 2 rings).
+* ``IntDiv``, ``IntDiv2``: ``1 - mean(T^p)^(1/p)`` over all pairs of valid samples, p = 1, 2.
+* ``Filters``: fraction of valid samples passing MOSES's filters (MCF, PAINS, atoms, charges).
+* ``Novelty``: fraction of unique valid samples absent from the training set.
+* ``logP``, ``SA``, ``QED``, ``weight``: Wasserstein-1 distance to the first reference set.
+
+As in MOSES, everything after ``valid`` and ``unique@k`` is computed on the valid samples in
+canonical form, duplicates included. Reference statistics are computed once and cached on disk
+(keyed by the reference molecules' content), so a second evaluation reuses them.
+
+Example:
+    >>> import molvae as mv
+    >>> m = mv.evaluate(samples.smiles, reference="moses", n_jobs=2)
+    >>> m["valid"], m["FCD/Test"]
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import os
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+logger = logging.getLogger(__name__)
+
+REFERENCE_NAMES = ("moses",)
+MOSES_SETS = {"Test": "test", "TestSF": "test_scaffolds"}
+PROPERTY_KEYS = ("logP", "SA", "QED", "weight")
+STATS_VERSION = 1
+FP_BITS = 1024
+
+
+# ---- per-molecule features (run in worker processes) ------------------------------------------
+def _features_chunk(smiles: list[str]) -> list[tuple[Any, ...]]:
+    """(canonical, packed fingerprint, fragments, scaffold, passes filters, logP, SA, QED, weight)
+    for each valid canonical SMILES."""
+    from rdkit import Chem, rdBase
+    from rdkit.Chem import QED, AllChem, Crippen, Descriptors, rdFingerprintGenerator
+    from rdkit.Chem.Scaffolds import MurckoScaffold
+
+    from molvae.chem import passes_moses_filters, sa_score, to_mol
+
+    gen = rdFingerprintGenerator.GetMorganGenerator(radius=2, fpSize=FP_BITS)
+    out = []
+    with rdBase.BlockLogs():
+        for s in smiles:
+            mol = to_mol(s)
+            fp = np.packbits(gen.GetFingerprintAsNumPy(mol).astype(np.uint8))
+            frags = Chem.MolToSmiles(AllChem.FragmentOnBRICSBonds(mol)).split(".")
+            try:
+                scaf_mol = MurckoScaffold.GetScaffoldForMol(mol)
+                scaf = Chem.MolToSmiles(scaf_mol)
+                if not scaf or scaf_mol.GetRingInfo().NumRings() < 2:
+                    scaf = None
+            except (ValueError, RuntimeError):
+                scaf = None
+            out.append(
+                (
+                    s,
+                    fp,
+                    frags,
+                    scaf,
+                    passes_moses_filters(mol),
+                    Crippen.MolLogP(mol),
+                    sa_score(mol),
+                    QED.qed(mol),
+                    Descriptors.MolWt(mol),
+                )
+            )
+    return out
+
+
+def _canonical_chunk(values: list[Any]) -> list[tuple[str | None, str | None]]:
+    from rdkit import Chem, rdBase
+
+    from molvae.chem import parse
+
+    out = []
+    with rdBase.BlockLogs():
+        for v in values:
+            mol, reason = parse(v)
+            out.append((Chem.MolToSmiles(mol), None) if mol is not None else (None, reason))
+    return out
+
+
+@dataclass
+class SetStats:
+    """Everything the metrics need about one set of valid canonical molecules."""
+
+    n: int
+    fps: np.ndarray  # (N, 128) uint8, packed Morgan bits
+    frags: Counter
+    scafs: Counter
+    passes: np.ndarray  # (N,) bool
+    props: dict[str, np.ndarray]  # PROPERTY_KEYS -> (N,)
+    fcd_mu: np.ndarray | None = None  # (512,)
+    fcd_sigma: np.ndarray | None = None  # (512, 512)
+
+
+def _set_stats(smiles: list[str], n_jobs: int, progress: bool, desc: str) -> SetStats:
+    from molvae.data import _chunks, _map
+
+    rows = [
+        r
+        for part in _map(_features_chunk, _chunks(smiles, 2000), n_jobs, progress, desc)
+        for r in part
+    ]
+    frags: Counter = Counter()
+    scafs: Counter = Counter()
+    for r in rows:
+        frags.update(r[2])
+        if r[3] is not None:
+            scafs[r[3]] += 1
+    return SetStats(
+        n=len(rows),
+        fps=np.stack([r[1] for r in rows]) if rows else np.zeros((0, FP_BITS // 8), np.uint8),
+        frags=frags,
+        scafs=scafs,
+        passes=np.array([r[4] for r in rows], dtype=bool),
+        props={
+            k: np.array([r[5 + i] for r in rows], dtype=np.float64)
+            for i, k in enumerate(PROPERTY_KEYS)
+        },
+    )
+
+
+# ---- FCD --------------------------------------------------------------------------------------
+_CHEMNET = None
+
+
+def _chemnet() -> Any:
+    global _CHEMNET
+    if _CHEMNET is None:
+        import fcd
+
+        _CHEMNET = fcd.load_ref_model()
+    return _CHEMNET
+
+
+def _fcd_moments(
+    smiles: list[str], device: str, batch_size: int = 512
+) -> tuple[np.ndarray, np.ndarray]:
+    import warnings
+
+    import fcd
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        act = fcd.get_predictions(
+            _chemnet(), smiles, batch_size=batch_size, n_jobs=0, device=device
+        )
+    return act.mean(axis=0), np.cov(act.T)
+
+
+def _frechet(mu1: np.ndarray, s1: np.ndarray, mu2: np.ndarray, s2: np.ndarray) -> float:
+    import fcd
+
+    return float(fcd.calculate_frechet_distance(mu1=mu1, sigma1=s1, mu2=mu2, sigma2=s2))
+
+
+# ---- similarity math --------------------------------------------------------------------------
+def tanimoto_agg(
+    gen_fps: np.ndarray, ref_fps: np.ndarray, agg: str = "max", p: int = 1, block: int = 4096
+) -> np.ndarray:
+    """Per generated molecule: max (``agg="max"``) or ``mean(T^p)^(1/p)`` (``agg="mean"``) of the
+    Tanimoto similarity to every reference molecule. Inputs are packed bits ``(N, 128) uint8``.
+
+    Bit intersections are counted by a matrix product in bfloat16 on 256-bit slices (a count
+    of at most 256 is exact in bfloat16), summed in float32: exact, and fast on AMX/tensor cores.
+    """
+    import torch
+
+    def unpack(a: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(np.unpackbits(a, axis=1)).to(torch.bfloat16)
+
+    ref = unpack(ref_fps)  # (M, 1024)
+    ref_count = ref.float().sum(1)  # (M,)
+    out = np.zeros(len(gen_fps))
+    for i in range(0, len(gen_fps), block):
+        g = unpack(gen_fps[i : i + block])  # (b, 1024)
+        g_count = g.float().sum(1)
+        acc = torch.zeros(len(g)) if agg == "max" else torch.zeros(len(g), dtype=torch.float64)
+        for j in range(0, len(ref), block):
+            r = ref[j : j + block]
+            inter = sum(
+                (g[:, k : k + 256] @ r[:, k : k + 256].T).float() for k in range(0, FP_BITS, 256)
+            )  # (b, m)
+            union = g_count[:, None] + ref_count[None, j : j + block] - inter
+            t = torch.where(
+                union > 0, inter / union.clamp(min=1), torch.ones_like(inter)
+            )  # 0/0 -> 1 as MOSES
+            if agg == "max":
+                acc = torch.maximum(acc, t.max(dim=1).values)
+            else:
+                acc += (t.double() ** p).sum(dim=1)
+        if agg == "mean":
+            acc = (acc / len(ref)) ** (1.0 / p)
+        out[i : i + len(g)] = acc.numpy()
+    return out
+
+
+def cosine_similarity_counts(ref: Counter, gen: Counter) -> float:
+    """``1 - cosine distance`` of two count vectors over the union of keys (MOSES's cos_similarity)."""
+    if not ref or not gen:
+        return float("nan")
+    keys = set(ref) | set(gen)
+    r = np.array([ref.get(k, 0) for k in keys], dtype=np.float64)
+    g = np.array([gen.get(k, 0) for k in keys], dtype=np.float64)
+    return float(np.dot(r, g) / (np.linalg.norm(r) * np.linalg.norm(g)))
+
+
+def wasserstein_1d(u: np.ndarray, v: np.ndarray) -> float:
+    """Wasserstein-1 distance between two samples (as ``scipy.stats.wasserstein_distance``)."""
+    u, v = np.sort(np.asarray(u, float)), np.sort(np.asarray(v, float))
+    if len(u) == 0 or len(v) == 0:
+        return float("nan")
+    values = np.sort(np.concatenate([u, v]))
+    deltas = np.diff(values)
+    u_cdf = np.searchsorted(u, values[:-1], "right") / len(u)
+    v_cdf = np.searchsorted(v, values[:-1], "right") / len(v)
+    return float(np.sum(np.abs(u_cdf - v_cdf) * deltas))
+
+
+# ---- reference statistics and their cache ------------------------------------------------------
+def _stats_path(key: str) -> Path:
+    from molvae.data import cache_dir
+
+    return cache_dir() / "reference" / f"{key}.npz"
+
+
+def _save_stats(stats: SetStats, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    meta = json.dumps(
+        {"v": STATS_VERSION, "n": stats.n, "frags": stats.frags, "scafs": stats.scafs}
+    )
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    with os.fdopen(fd, "wb") as f:
+        np.savez(
+            f,
+            fps=stats.fps,
+            passes=stats.passes,
+            fcd_mu=stats.fcd_mu,
+            fcd_sigma=stats.fcd_sigma,
+            meta=np.array(meta),
+            **{f"prop_{k}": v for k, v in stats.props.items()},
+        )
+    os.replace(tmp, path)
+
+
+def _load_stats(path: Path) -> SetStats | None:
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            meta = json.loads(str(z["meta"]))
+            if meta["v"] != STATS_VERSION:
+                return None
+            return SetStats(
+                n=meta["n"],
+                fps=z["fps"],
+                frags=Counter(meta["frags"]),
+                scafs=Counter(meta["scafs"]),
+                passes=z["passes"],
+                props={k: z[f"prop_{k}"] for k in PROPERTY_KEYS},
+                fcd_mu=z["fcd_mu"],
+                fcd_sigma=z["fcd_sigma"],
+            )
+    except Exception as err:  # a damaged cache is recomputed, never trusted
+        logger.warning("ignoring unreadable reference cache %s: %s", path, err)
+        return None
+
+
+def reference_stats(
+    smiles: Sequence[Any],
+    n_jobs: int = 1,
+    device: str = "cpu",
+    cache: bool = True,
+    progress: bool = False,
+    name: str = "reference",
+) -> SetStats:
+    """Statistics of a reference set (valid molecules only, canonicalised), cached on disk."""
+    from molvae.data import _chunks, _map
+
+    values = list(smiles)
+    key = hashlib.sha256(("\n".join(map(str, values)) + f"|v{STATS_VERSION}").encode()).hexdigest()[
+        :24
+    ]
+    path = _stats_path(key)
+    if cache and path.exists():
+        stats = _load_stats(path)
+        if stats is not None:
+            logger.info("reference %s: cached statistics %s", name, path)
+            return stats
+    t0 = time.perf_counter()
+    canon = [
+        c
+        for part in _map(
+            _canonical_chunk, _chunks(values, 5000), n_jobs, progress, f"{name}: parse"
+        )
+        for c, _ in part
+        if c is not None
+    ]
+    if not canon:
+        raise ValueError(f"reference set {name!r} holds no valid molecule")
+    stats = _set_stats(canon, n_jobs, progress, f"{name}: features")
+    stats.fcd_mu, stats.fcd_sigma = _fcd_moments(canon, device)
+    logger.info(
+        "reference %s: statistics of %d molecules in %.0f s",
+        name,
+        len(canon),
+        time.perf_counter() - t0,
+    )
+    if cache:
+        try:
+            _save_stats(stats, path)
+        except OSError as err:
+            logger.warning("could not cache reference statistics at %s: %s", path, err)
+    return stats
+
+
+def _reference_sets(reference: str | dict[str, Sequence[Any]]) -> dict[str, list[Any]]:
+    if isinstance(reference, dict):
+        if not reference:
+            raise ValueError("reference dict is empty; give {name: smiles, ...}")
+        return {str(k): list(v) for k, v in reference.items()}
+    if reference != "moses":
+        raise ValueError(
+            f"unknown reference {reference!r}; known references: {list(REFERENCE_NAMES)} "
+            "(or a dict of name -> SMILES)"
+        )
+    from molvae import datasets
+
+    return {key: datasets.load("moses", split).smiles.tolist() for key, split in MOSES_SETS.items()}
+
+
+# ---- the metric set --------------------------------------------------------------------------------
+def metric_keys(ref_names: Sequence[str], ks: Sequence[int] = (1000, 10000)) -> list[str]:
+    keys = ["valid", *[f"unique@{k}" for k in ks]]
+    for metric in ("FCD", "SNN", "Frag", "Scaf"):
+        keys += [f"{metric}/{name}" for name in ref_names]
+    return [*keys, "IntDiv", "IntDiv2", "Filters", "Novelty", *PROPERTY_KEYS]
+
+
+def evaluate(
+    gen: Sequence[Any],
+    reference: str | dict[str, Sequence[Any]] = "moses",
+    train: Sequence[str] | str | None = "auto",
+    n_jobs: int = 1,
+    device: str = "cpu",
+    ks: Sequence[int] = (1000, 10000),
+    progress: bool = False,
+    details: bool = False,
+) -> dict[str, float | None] | tuple[dict[str, float | None], dict[str, Any]]:
+    """MOSES metrics of a generated set.
+
+    Args:
+        gen: generated SMILES, one entry per sample (``None``, ``""`` and junk count as invalid).
+        reference: ``"moses"`` (test and scaffold-test sets, keys ``.../Test`` and ``.../TestSF``)
+            or a dict ``{name: smiles}`` (keys ``FCD/<name>``...; properties use the first set).
+        train: training SMILES for ``Novelty``; ``"auto"`` = the MOSES train set when
+            ``reference="moses"``, else no novelty; ``None`` = no novelty.
+        n_jobs: worker processes for RDKit work.
+        device: torch device for ChemNet (FCD).
+        ks: the ``k`` of ``unique@k``.
+        details: also return counts (samples, valid, invalid by reason, duplicates) and timings.
+
+    Returns:
+        dict with the MOSES keys; a metric that is undefined (no valid molecule, fewer than two for
+        FCD, no scaffold) is ``None``.
+
+    Raises:
+        ValueError: an unknown reference name (lists the known ones).
+    """
+    from molvae.data import _chunks, _map
+
+    t0 = time.perf_counter()
+    refs = _reference_sets(reference)
+    values = list(gen.tolist() if hasattr(gen, "tolist") else gen)
+    keys = metric_keys(list(refs), ks)
+    result: dict[str, float | None] = dict.fromkeys(keys)
+    parsed = [
+        r
+        for part in _map(_canonical_chunk, _chunks(values, 5000), n_jobs, progress, "parse")
+        for r in part
+    ]
+    reasons = Counter(reason for _, reason in parsed if reason is not None)
+    valid = [c for c, _ in parsed if c is not None]
+    counts: dict[str, Any] = {
+        "samples": len(values),
+        "valid": len(valid),
+        "invalid": dict(reasons),
+        "duplicates": len(valid) - len(set(valid)),
+    }
+    if not values:
+        logger.warning("evaluate: empty input; every metric is undefined")
+        return (result, counts) if details else result
+    result["valid"] = len(valid) / len(values)
+    if not valid:
+        logger.warning(
+            "evaluate: no valid molecule among %d samples; other metrics are undefined", len(values)
+        )
+        return (result, counts) if details else result
+    for k in ks:
+        if len(valid) < k:
+            logger.warning("unique@%d: only %d valid molecules; computed over those", k, len(valid))
+        first = valid[:k]
+        result[f"unique@{k}"] = len(set(first)) / len(first)
+
+    ref_stats = {
+        name: reference_stats(smiles, n_jobs=n_jobs, device=device, progress=progress, name=name)
+        for name, smiles in refs.items()
+    }
+    t_ref = time.perf_counter()
+    g = _set_stats(valid, n_jobs, progress, "features")
+    if len(valid) >= 2:
+        g_mu, g_sigma = _fcd_moments(valid, device)
+    for name, r in ref_stats.items():
+        if len(valid) >= 2:
+            result[f"FCD/{name}"] = _frechet(g_mu, g_sigma, r.fcd_mu, r.fcd_sigma)
+        result[f"SNN/{name}"] = float(np.mean(tanimoto_agg(g.fps, r.fps, agg="max")))
+        result[f"Frag/{name}"] = _none_if_nan(cosine_similarity_counts(r.frags, g.frags))
+        result[f"Scaf/{name}"] = _none_if_nan(cosine_similarity_counts(r.scafs, g.scafs))
+    result["IntDiv"] = 1 - float(np.mean(tanimoto_agg(g.fps, g.fps, agg="mean", p=1)))
+    result["IntDiv2"] = 1 - float(np.mean(tanimoto_agg(g.fps, g.fps, agg="mean", p=2)))
+    result["Filters"] = float(np.mean(g.passes))
+    train_set = _train_set(train, reference)
+    if train_set is not None:
+        unique = set(valid)
+        result["Novelty"] = len(unique - train_set) / len(unique)
+    first_ref = ref_stats[next(iter(ref_stats))]
+    for k in PROPERTY_KEYS:
+        result[k] = wasserstein_1d(first_ref.props[k], g.props[k])
+    counts["seconds"] = {
+        "total": round(time.perf_counter() - t0, 2),
+        "reference": round(t_ref - t0, 2),
+    }
+    logger.info(
+        "evaluate: %d samples, %d valid, invalid %s, %d duplicates, %.1f s",
+        len(values),
+        len(valid),
+        dict(reasons),
+        counts["duplicates"],
+        counts["seconds"]["total"],
+    )
+    return (result, counts) if details else result
+
+
+def _none_if_nan(x: float) -> float | None:
+    return None if x is None or math.isnan(x) else x
+
+
+def _train_set(train: Sequence[str] | str | None, reference: Any) -> set[str] | None:
+    if train is None:
+        return None
+    if isinstance(train, str):
+        if train != "auto":
+            from molvae.data import read_smiles
+
+            return set(read_smiles(train).tolist())
+        if reference != "moses":
+            logger.info("Novelty needs a training set (train=...); left undefined")
+            return None
+        from molvae import datasets
+
+        return set(datasets.load("moses", "train").smiles.tolist())
+    return set(train)

@@ -1,0 +1,96 @@
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import pytest
+
+import molvae as mv
+from molvae import chem
+
+# Golden values from RDKit 2023.09+ (QED: Bickerton et al.; SA: Ertl & Schuffenhauer; Crippen logP)
+DRUGS = {
+    "aspirin": ("CC(=O)Oc1ccccc1C(=O)O", {"qed": 0.550, "sa": 1.580, "logp": 1.310, "mw": 180.159}),
+    "caffeine": (
+        "Cn1c(=O)c2c(ncn2C)n(C)c1=O",
+        {"qed": 0.538, "sa": 2.298, "logp": -1.029, "mw": 194.194},
+    ),
+    "ibuprofen": (
+        "CC(C)Cc1ccc(C(C)C(=O)O)cc1",
+        {"qed": 0.822, "sa": 2.192, "logp": 3.073, "mw": 206.285},
+    ),
+    "paracetamol": (
+        "CC(=O)Nc1ccc(O)cc1",
+        {"qed": 0.595, "sa": 1.407, "logp": 1.351, "mw": 151.165},
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(DRUGS))
+def test_golden_properties_of_named_drugs(name):
+    smiles, expected = DRUGS[name]
+    got = chem.properties(smiles, ["qed", "sa", "logp", "mw"])
+    for k, v in expected.items():
+        assert got[k] == pytest.approx(v, abs=2e-3), (name, k)
+
+
+def test_penalized_logp_matches_its_definition():
+    smiles = "CC(C)Cc1ccc(C(C)C(=O)O)cc1"
+    mol = chem.to_mol(smiles)
+    expected = (
+        (3.0732 - 2.4570953396190123) / 1.434324401111988
+        + (-2.1918 + 3.0525811293166134) / 0.8335207024513095
+        + (0 + 0.0485696876403053) / 0.2860212110245455
+    )
+    assert chem.penalized_logp(mol) == pytest.approx(expected, abs=2e-3)
+    assert chem.largest_ring_penalty(chem.to_mol("C1CCCCCCCC1")) == 3
+
+
+def test_validity_reasons():
+    assert chem.validity_reason("CCO") is None
+    assert chem.validity_reason("") == "empty"
+    assert chem.validity_reason(None) == "not a string"
+    assert chem.validity_reason("C1CC") == "unparseable"
+    assert chem.validity_reason("c1cccc1") == "unparseable"  # kekulization fails
+    assert chem.validity_reason("CCO.O", allow_fragments=False) == "multiple fragments"
+    assert chem.validity_reason("C" * 6000) == "too large"
+    assert chem.validity_reason("C" * 1000) == "too large"  # > MAX_HEAVY_ATOMS
+
+
+def test_filters_and_alerts():
+    assert chem.passes_moses_filters(chem.to_mol("CC(=O)Nc1ccc(O)cc1"))
+    assert not chem.passes_moses_filters(chem.to_mol("C[N+](C)(C)C"))  # charged
+    assert not chem.passes_moses_filters(chem.to_mol("CCP"))  # atom not allowed
+    assert not chem.passes_moses_filters(chem.to_mol("C1CCCCCCC1"))  # 8-membered ring
+    assert chem.alerts(chem.to_mol("O=C1C=CC(=O)C=C1"), "PAINS") or chem.alerts(
+        chem.to_mol("O=C1C=CC(=O)C=C1"), "BRENK"
+    )
+    assert chem.lipinski_pass(chem.to_mol("CC(=O)Oc1ccccc1C(=O)O"))
+
+
+def test_score_frame_keeps_order_and_marks_invalid():
+    rows = ["CCO", "C1CC", None, 3, "", "c1ccccc1", "C" * 6000]
+    df = mv.score(rows, properties=["qed", "mw"])
+    assert list(df.columns) == ["smiles", "valid", "reason", "canonical", "qed", "mw"]
+    assert df.valid.tolist() == [True, False, False, False, False, True, False]
+    assert df.reason.tolist()[1:5] == ["unparseable", "not a string", "not a string", "empty"]
+    assert df.reason[6] == "too large"
+    assert math.isnan(df.qed[1]) and df.mw[5] == pytest.approx(78.114, abs=1e-3)
+
+
+def test_score_dataframe_in_parallel_matches_serial(moses_sample):
+    frame = pd.DataFrame({"id": range(300), "smi": moses_sample[:300]})
+    serial = mv.score(frame, column="smi", properties="qed,sa,logp")
+    parallel = mv.score(
+        frame, column="smi", properties=["qed", "sa", "logp"], n_jobs=2, chunk_size=50
+    )
+    pd.testing.assert_frame_equal(serial, parallel)
+    assert serial.id.tolist() == list(range(300)) and serial.valid.all()
+
+
+def test_score_bad_arguments():
+    with pytest.raises(ValueError, match="known"):
+        mv.score(["CCO"], properties=["qed", "color"])
+    with pytest.raises(ValueError, match="columns present"):
+        mv.score(pd.DataFrame({"x": ["CCO"]}))
+    assert len(mv.score([])) == 0

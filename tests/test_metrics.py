@@ -1,0 +1,103 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import molvae as mv
+from molvae import metrics
+
+
+def test_wasserstein_matches_scipy():
+    scipy_stats = pytest.importorskip("scipy.stats")
+    rng = np.random.default_rng(0)
+    u, v = rng.normal(size=300), rng.normal(1.0, 2.0, size=200)
+    assert metrics.wasserstein_1d(u, v) == pytest.approx(
+        scipy_stats.wasserstein_distance(u, v), rel=1e-12
+    )
+
+
+def test_tanimoto_agg_matches_brute_force():
+    rng = np.random.default_rng(1)
+    a = (rng.random((50, 1024)) < 0.05).astype(np.uint8)
+    b = (rng.random((70, 1024)) < 0.05).astype(np.uint8)
+    b[0] = 0  # an all-zero fingerprint
+    a[0] = 0
+    inter = a.astype(int) @ b.T.astype(int)
+    union = a.sum(1)[:, None] + b.sum(1)[None, :] - inter
+    t = np.where(union > 0, inter / np.maximum(union, 1), 1.0)
+    pa, pb = np.packbits(a, axis=1), np.packbits(b, axis=1)
+    assert np.allclose(metrics.tanimoto_agg(pa, pb, agg="max", block=16), t.max(1))
+    assert np.allclose(metrics.tanimoto_agg(pa, pb, agg="mean", p=1, block=16), t.mean(1))
+    assert np.allclose(
+        metrics.tanimoto_agg(pa, pb, agg="mean", p=2, block=16), np.sqrt((t**2).mean(1))
+    )
+
+
+def test_cosine_counts():
+    from collections import Counter
+
+    assert metrics.cosine_similarity_counts(Counter(a=2, b=1), Counter(a=4, b=2)) == pytest.approx(
+        1.0
+    )
+    assert metrics.cosine_similarity_counts(Counter(a=1), Counter(b=1)) == 0.0
+    assert np.isnan(metrics.cosine_similarity_counts(Counter(), Counter(a=1)))
+
+
+@pytest.fixture(scope="module")
+def ref300(moses_sample):
+    return moses_sample[:300]
+
+
+def test_set_against_itself(ref300):
+    m = mv.evaluate(ref300, reference={"Self": ref300}, train=ref300)
+    assert list(m) == metrics.metric_keys(["Self"])
+    assert m["valid"] == 1.0 and m["Novelty"] == 0.0
+    assert m["SNN/Self"] == pytest.approx(1.0)
+    assert m["Frag/Self"] == pytest.approx(1.0) and m["Scaf/Self"] == pytest.approx(1.0)
+    assert abs(m["FCD/Self"]) < 1e-2
+    assert m["logP"] == pytest.approx(0.0) and m["weight"] == pytest.approx(0.0)
+    assert 0.8 < m["IntDiv"] < 0.95 and m["IntDiv2"] < m["IntDiv"]
+    assert m["unique@1000"] == 1.0
+
+
+def test_counts_invalid_empty_none_and_duplicates(ref300, caplog):
+    gen = [*ref300[:50], ref300[0], ref300[0], "", None, 7, "C1CC", "c1ccccc1" * 800]
+    m, counts = mv.evaluate(gen, reference={"R": ref300}, train=None, details=True)
+    assert counts["samples"] == len(gen) and counts["valid"] == 52 and counts["duplicates"] == 2
+    assert counts["invalid"] == {"empty": 1, "not a string": 2, "unparseable": 1, "too large": 1}
+    assert m["valid"] == pytest.approx(52 / len(gen))
+    assert m["unique@1000"] == pytest.approx(50 / 52)
+    assert m["Novelty"] is None  # no training set given
+    assert "unique@1000: only 52 valid" in caplog.text
+
+
+def test_all_invalid_and_empty_input(ref300, caplog):
+    m = mv.evaluate(["xx", "", None], reference={"R": ref300})
+    assert m["valid"] == 0.0 and all(v is None for k, v in m.items() if k != "valid")
+    assert "no valid molecule" in caplog.text
+    m = mv.evaluate([], reference={"R": ref300})
+    assert all(v is None for v in m.values())
+
+
+def test_unknown_reference_lists_known():
+    with pytest.raises(ValueError, match="moses"):
+        mv.evaluate(["CCO"], reference="chembl")
+
+
+def test_reference_statistics_are_cached(ref300, caplog):
+    metrics.reference_stats(ref300[:100], name="A")
+    with caplog.at_level("INFO"):
+        metrics.reference_stats(ref300[:100], name="A")
+    assert "cached statistics" in caplog.text
+
+
+@pytest.mark.slow
+def test_moses_train_sample_lands_near_published_train_row():
+    train = mv.datasets.load("moses", "train").smiles
+    gen = train.sample(10_000, random_state=0).tolist()
+    m = mv.evaluate(gen, reference="moses", n_jobs=2)
+    assert m["valid"] == 1.0 and m["Filters"] == pytest.approx(1.0, abs=1e-3)
+    assert m["SNN/Test"] == pytest.approx(0.642, abs=0.02)
+    assert m["IntDiv"] == pytest.approx(0.857, abs=0.01)
+    assert m["Frag/Test"] == pytest.approx(1.0, abs=0.01)
+    assert m["Novelty"] == 0.0
