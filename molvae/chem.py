@@ -162,8 +162,9 @@ def alerts(mol: Chem.Mol, catalog: str = "PAINS") -> list[str]:
 
 
 @functools.lru_cache(maxsize=1)
-def _moses_filters() -> list[Chem.Mol]:
-    """MCF + PAINS SMARTS of MOSES 0.3.1 (``molvae/_chemdata``, MIT, copied from molsets)."""
+def _moses_filters() -> list[tuple[Any, Chem.Mol]]:
+    """MCF + PAINS SMARTS of MOSES 0.3.1 (``molvae/_chemdata``, MIT, copied from molsets), each with
+    its pattern fingerprint for screening."""
     import csv
 
     patterns = []
@@ -172,10 +173,29 @@ def _moses_filters() -> list[Chem.Mol]:
     with open(_DATA / "wehi_pains.csv", newline="") as f:
         patterns += [row[0] for row in csv.reader(f)]
     with rdBase.BlockLogs():
-        return [Chem.MolFromSmarts(p) for p in patterns]
+        queries = [Chem.MolFromSmarts(p) for p in patterns]
+        return [(Chem.PatternFingerprint(q), q) for q in queries]
 
 
-def passes_moses_filters(mol: Chem.Mol) -> bool:
+def _matches_moses_pattern(h_mol: Chem.Mol, screen: bool = True) -> bool:
+    """Whether any MCF/PAINS pattern matches ``h_mol`` (explicit hydrogens, as MOSES matches).
+
+    With ``screen``, a pattern is only searched when its pattern-fingerprint bits are all set in the
+    molecule's: a substructure always sets a subset of its superstructure's bits, so the screen
+    never skips a real match (the tests compare both paths), and it makes filtering ~3x faster.
+    """
+    from rdkit import DataStructs
+
+    if not screen:
+        return any(h_mol.HasSubstructMatch(q) for _, q in _moses_filters())
+    fp = Chem.PatternFingerprint(h_mol)
+    return any(
+        DataStructs.AllProbeBitsMatch(qfp, fp) and h_mol.HasSubstructMatch(q)
+        for qfp, q in _moses_filters()
+    )
+
+
+def passes_moses_filters(mol: Chem.Mol, screen: bool = True) -> bool:
     """MOSES's filter (``mol_passes_filters``): no ring of 8+ atoms, no charges, only
     C N S O F Cl Br H, no MCF or PAINS match, and a canonical SMILES that parses again."""
     ring_info = mol.GetRingInfo()
@@ -185,8 +205,7 @@ def passes_moses_filters(mol: Chem.Mol) -> bool:
         return False
     if any(atom.GetSymbol() not in MOSES_ALLOWED_ATOMS for atom in mol.GetAtoms()):
         return False
-    h_mol = Chem.AddHs(mol)
-    if any(h_mol.HasSubstructMatch(p) for p in _moses_filters()):
+    if _matches_moses_pattern(Chem.AddHs(mol), screen=screen):
         return False
     smiles = Chem.MolToSmiles(mol, isomericSmiles=False)
     return bool(smiles) and to_mol(smiles) is not None

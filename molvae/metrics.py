@@ -52,15 +52,16 @@ FP_BITS = 1024
 
 
 # ---- per-molecule features (run in worker processes) ------------------------------------------
-def _features_chunk(smiles: list[str]) -> list[tuple[Any, ...]]:
+def _features_chunk(args: tuple[list[str], bool]) -> list[tuple[Any, ...]]:
     """(canonical, packed fingerprint, fragments, scaffold, passes filters, logP, SA, QED, weight)
-    for each valid canonical SMILES."""
+    for each valid canonical SMILES; the filters (the costliest part) only when asked for."""
     from rdkit import Chem, rdBase
     from rdkit.Chem import QED, AllChem, Crippen, Descriptors, rdFingerprintGenerator
     from rdkit.Chem.Scaffolds import MurckoScaffold
 
     from molvae.chem import passes_moses_filters, sa_score, to_mol
 
+    smiles, with_filters = args
     gen = rdFingerprintGenerator.GetMorganGenerator(radius=2, fpSize=FP_BITS)
     out = []
     with rdBase.BlockLogs():
@@ -81,7 +82,7 @@ def _features_chunk(smiles: list[str]) -> list[tuple[Any, ...]]:
                     fp,
                     frags,
                     scaf,
-                    passes_moses_filters(mol),
+                    passes_moses_filters(mol) if with_filters else None,
                     Crippen.MolLogP(mol),
                     sa_score(mol),
                     QED.qed(mol),
@@ -118,14 +119,13 @@ class SetStats:
     fcd_sigma: np.ndarray | None = None  # (512, 512)
 
 
-def _set_stats(smiles: list[str], n_jobs: int, progress: bool, desc: str) -> SetStats:
+def _set_stats(
+    smiles: list[str], n_jobs: int, progress: bool, desc: str, filters: bool = True
+) -> SetStats:
     from molvae.data import _chunks, _map
 
-    rows = [
-        r
-        for part in _map(_features_chunk, _chunks(smiles, 2000), n_jobs, progress, desc)
-        for r in part
-    ]
+    chunks = [(c, filters) for c in _chunks(smiles, 1000)]
+    rows = [r for part in _map(_features_chunk, chunks, n_jobs, progress, desc) for r in part]
     frags: Counter = Counter()
     scafs: Counter = Counter()
     for r in rows:
@@ -137,7 +137,9 @@ def _set_stats(smiles: list[str], n_jobs: int, progress: bool, desc: str) -> Set
         fps=np.stack([r[1] for r in rows]) if rows else np.zeros((0, FP_BITS // 8), np.uint8),
         frags=frags,
         scafs=scafs,
-        passes=np.array([r[4] for r in rows], dtype=bool),
+        passes=np.array(
+            [bool(r[4]) for r in rows], dtype=bool
+        ),  # all False when filters were skipped
         props={
             k: np.array([r[5 + i] for r in rows], dtype=np.float64)
             for i, k in enumerate(PROPERTY_KEYS)
@@ -321,7 +323,8 @@ def reference_stats(
     ]
     if not canon:
         raise ValueError(f"reference set {name!r} holds no valid molecule")
-    stats = _set_stats(canon, n_jobs, progress, f"{name}: features")
+    # Filters is a metric of the generated set only: skip the costly filter matching here.
+    stats = _set_stats(canon, n_jobs, progress, f"{name}: features", filters=False)
     stats.fcd_mu, stats.fcd_sigma = _fcd_moments(canon, device)
     logger.info(
         "reference %s: statistics of %d molecules in %.0f s",

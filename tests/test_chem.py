@@ -94,3 +94,27 @@ def test_score_bad_arguments():
     with pytest.raises(ValueError, match="columns present"):
         mv.score(pd.DataFrame({"x": ["CCO"]}))
     assert len(mv.score([])) == 0
+
+
+def test_filter_screen_never_skips_a_match():
+    # molecules that hit MCF/PAINS patterns (quinones, Michael acceptors, azo, catechols, ...)
+    hits = [
+        "O=C1C=CC(=O)C=C1",
+        "C=CC(=O)N",
+        "c1ccc(N=Nc2ccccc2)cc1",
+        "Oc1ccccc1O",
+        "N#CC=Cc1ccccc1",
+        "O=C(C=Cc1ccccc1)c1ccccc1",
+        "S=C1NC(=O)C(=Cc2ccccc2)S1",
+        "CC(=O)OO",
+        "Nc1ccc(N)cc1",
+    ]
+    from rdkit import Chem
+
+    n_hits = 0
+    for s in hits:
+        h = Chem.AddHs(chem.to_mol(s))
+        naive = chem._matches_moses_pattern(h, screen=False)
+        assert chem._matches_moses_pattern(h, screen=True) == naive, s
+        n_hits += naive
+    assert n_hits >= 5
