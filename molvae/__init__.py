@@ -24,6 +24,10 @@ _LAZY = {
     "load": "molvae.generator",
     "MolVAE": "molvae.model",
     "score": "molvae.chem",
+    "draw_grid": "molvae.viz",
+    "draw_interpolation": "molvae.viz",
+    "latent_map": "molvae.viz",
+    "property_histograms": "molvae.viz",
     "evaluate": "molvae.metrics",
     "FitResult": "molvae.train",
     "fit": "molvae.train",
@@ -59,6 +63,7 @@ if TYPE_CHECKING:  # pragma: no cover
         tokenizer_from_dict,
     )
     from molvae.train import FitResult, fit
+    from molvae.viz import draw_grid, draw_interpolation, latent_map, property_histograms
 
 
 def __getattr__(name: str):
@@ -97,12 +102,16 @@ __all__ = [
     "__version__",
     "build_tokenizer",
     "datasets",
+    "draw_grid",
+    "draw_interpolation",
     "evaluate",
     "fit",
+    "latent_map",
     "load",
     "load_config",
     "prepare",
     "prepare_file",
+    "property_histograms",
     "read_smiles",
     "score",
     "tokenizer_from_dict",

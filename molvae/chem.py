@@ -265,6 +265,33 @@ def check_property_names(names: Any) -> None:
         raise ValueError(f"unknown properties {unknown}; known: {sorted(PROPERTIES)}")
 
 
+# ---- similarity ---------------------------------------------------------------------------------
+def fingerprint(smiles_or_mol: Any, radius: int = 2, n_bits: int = 2048) -> Any:
+    """Morgan bit vector (RDKit ``ExplicitBitVect``), or ``None`` for an invalid molecule."""
+    from rdkit.Chem import rdFingerprintGenerator
+
+    mol = smiles_or_mol if isinstance(smiles_or_mol, Chem.Mol) else to_mol(smiles_or_mol)
+    if mol is None:
+        return None
+    return rdFingerprintGenerator.GetMorganGenerator(radius=radius, fpSize=n_bits).GetFingerprint(
+        mol
+    )
+
+
+def tanimoto(a: Any, b: Any) -> float:
+    """Tanimoto similarity of two molecules (SMILES or fingerprints; Morgan r=2, 2048 bits);
+    NaN when either is invalid."""
+    from rdkit import DataStructs
+
+    fa = fingerprint(a) if isinstance(a, (str, Chem.Mol)) else a
+    fb = fingerprint(b) if isinstance(b, (str, Chem.Mol)) else b
+    if not isinstance(fa, DataStructs.ExplicitBitVect) or not isinstance(
+        fb, DataStructs.ExplicitBitVect
+    ):
+        return float("nan")
+    return float(DataStructs.TanimotoSimilarity(fa, fb))
+
+
 # ---- batch scoring ------------------------------------------------------------------------------
 def _score_chunk(args: tuple[list[Any], tuple[str, ...]]) -> list[tuple[Any, ...]]:
     values, names = args

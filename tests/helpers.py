@@ -24,3 +24,35 @@ def tiny_configs(**train) -> tuple[ModelConfig, TrainConfig]:
     )
     base.update(train)
     return ModelConfig(**TINY_MODEL), TrainConfig(**base)
+
+
+def overfit_generator(smiles: list[str], steps: int = 300, seed: int = 0):
+    """A small model trained to reproduce ``smiles`` exactly (greedy decoding from mu)."""
+    import torch
+
+    import molvae as mv
+    from molvae.config import ModelConfig
+    from molvae.generator import Generator
+    from molvae.losses import kl_loss, reconstruction_loss
+    from molvae.model import MolVAE
+
+    torch.manual_seed(seed)
+    data = mv.prepare(smiles, "smiles")
+    cfg = ModelConfig(
+        vocab_size=data.tokenizer.vocab_size,
+        embedding_dim=32,
+        encoder_hidden_dim=128,
+        latent_dim=32,
+        decoder_hidden_dim=256,
+        decoder_layers=1,
+    )
+    model = MolVAE(cfg)
+    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+    ids, lengths = (torch.from_numpy(a) for a in data.batch(range(len(data))))
+    for _ in range(steps):
+        logits, mu, logvar = model(ids, lengths)
+        loss = reconstruction_loss(logits, ids[:, 1:]) + 0.01 * kl_loss(mu, logvar)[0]
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return Generator(model.eval(), data.tokenizer, metadata={"max_len": 100}), data

@@ -2,12 +2,12 @@ from __future__ import annotations
 
 import torch
 
-import molvae as mv
 from molvae.chem import canonical
 from molvae.config import ModelConfig
-from molvae.losses import kl_loss, reconstruction_loss
 from molvae.model import MolVAE
 from molvae.tokenizers import EOS, PAD
+
+from .helpers import overfit_generator
 
 
 def test_shapes_and_conditioning():
@@ -50,27 +50,9 @@ def test_encoder_ignores_padding():
 
 
 def test_overfit_32_molecules_to_exact_reconstruction(moses_sample):
-    torch.manual_seed(0)
-    data = mv.prepare(moses_sample[:32], "smiles")
-    cfg = ModelConfig(
-        vocab_size=data.tokenizer.vocab_size,
-        embedding_dim=32,
-        encoder_hidden_dim=128,
-        latent_dim=32,
-        decoder_hidden_dim=256,
-        decoder_layers=1,
-    )
-    m = MolVAE(cfg)
-    opt = torch.optim.Adam(m.parameters(), lr=3e-3)
+    gen, data = overfit_generator(moses_sample[:32], steps=300)
     ids, lengths = (torch.from_numpy(a) for a in data.batch(range(32)))
-    for _ in range(300):
-        logits, mu, logvar = m(ids, lengths)
-        loss = reconstruction_loss(logits, ids[:, 1:]) + 0.01 * kl_loss(mu, logvar)[0]
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    m.eval()
-    mu, _ = m.encode_params(ids, lengths)
-    out, _, _ = m.decode(mu, max_len=80, greedy=True)
+    mu, _ = gen.model.encode_params(ids, lengths)
+    out, _, _ = gen.model.decode(mu, max_len=80, greedy=True)
     decoded = [canonical(data.tokenizer.decode(r)) for r in out]
     assert decoded == data.smiles

@@ -15,7 +15,19 @@ import sys
 from molvae import __version__
 from molvae.exceptions import MolvaeError
 
-SUBCOMMANDS = ("prepare", "train", "sample", "evaluate", "score")
+SUBCOMMANDS = (
+    "prepare",
+    "train",
+    "sample",
+    "evaluate",
+    "score",
+    "encode",
+    "reconstruct",
+    "interpolate",
+    "neighbors",
+    "map",
+    "draw",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
