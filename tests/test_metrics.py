@@ -101,3 +101,14 @@ def test_moses_train_sample_lands_near_published_train_row():
     assert m["IntDiv"] == pytest.approx(0.857, abs=0.01)
     assert m["Frag/Test"] == pytest.approx(1.0, abs=0.01)
     assert m["Novelty"] == 0.0
+
+
+def test_tanimoto_agg_exact_for_dense_fingerprints():
+    # > 256 bits set on both sides forces the sliced product; counts must stay exact
+    rng = np.random.default_rng(3)
+    a = (rng.random((40, 1024)) < 0.4).astype(np.uint8)
+    b = (rng.random((30, 1024)) < 0.4).astype(np.uint8)
+    inter = a.astype(int) @ b.T.astype(int)
+    t = inter / (a.sum(1)[:, None] + b.sum(1)[None] - inter)
+    got = metrics.tanimoto_agg(np.packbits(a, axis=1), np.packbits(b, axis=1), agg="max")
+    assert np.allclose(got, t.max(1), rtol=0, atol=1e-6)
