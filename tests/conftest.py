@@ -21,9 +21,11 @@ def pytest_collection_modifyitems(config, items):
 
 
 @pytest.fixture(autouse=True)
-def _isolated_cache(tmp_path_factory, monkeypatch):
-    """Every test writes its cache to a fresh folder, never to ~/.cache."""
-    monkeypatch.setenv("MOLVAE_CACHE", str(tmp_path_factory.mktemp("cache")))
+def _isolated_cache(request, tmp_path_factory, monkeypatch):
+    """Every test writes its cache to a fresh folder, never to ~/.cache; slow golden tests use the
+    user's cache so the MOSES reference statistics are computed once, not per run."""
+    if request.node.get_closest_marker("slow") is None:
+        monkeypatch.setenv("MOLVAE_CACHE", str(tmp_path_factory.mktemp("cache")))
 
 
 @pytest.fixture(scope="session")
