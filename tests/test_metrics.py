@@ -100,7 +100,9 @@ def test_moses_train_sample_lands_near_published_train_row():
     assert m["SNN/Test"] == pytest.approx(0.642, abs=0.02)
     assert m["IntDiv"] == pytest.approx(0.857, abs=0.01)
     assert m["Frag/Test"] == pytest.approx(1.0, abs=0.01)
-    assert m["Novelty"] == 0.0
+    # MOSES compares canonical samples with the raw train strings; a few train strings are not
+    # canonical under today's RDKit (3 in 10,000 here), exactly as MOSES itself would count them.
+    assert m["Novelty"] < 1e-3
 
 
 def test_tanimoto_agg_exact_for_dense_fingerprints():
