@@ -104,24 +104,7 @@ class Generator:
         while done < n:
             b = min(batch_size, n - done)
             z = torch.randn(b, self.latent_dim, device=self.device, generator=gen)  # (b, Z)
-            ids, _, nll = self.model.decode(
-                z,
-                max_len=max_len,
-                temperature=temperature,
-                greedy=method == "greedy",
-                generator=gen,
-                start_ids=self._start_ids,
-            )
-            smiles = self.tokenizer.decode_batch(ids.cpu())
-            canon = [canonical(s) if s else None for s in smiles]
-            yield pd.DataFrame(
-                {
-                    "smiles": smiles,
-                    "valid": [c is not None for c in canon],
-                    "canonical": canon,
-                    "nll": nll.cpu().numpy(),
-                }
-            )
+            yield self._decode_frame(z, max_len, temperature, method, gen)
             done += b
 
     def sample(
@@ -311,9 +294,15 @@ class Generator:
             raise ValueError(f"z must have shape (N, {self.latent_dim}), got {tuple(zt.shape)}")
         gen = torch.Generator(device=self.device)
         gen.manual_seed(seed) if seed is not None else gen.seed()
+        return self._decode_frame(zt, max_len or self._default_max_len(), temperature, method, gen)
+
+    def _decode_frame(
+        self, z: torch.Tensor, max_len: int, temperature: float, method: str, gen: torch.Generator
+    ) -> pd.DataFrame:
+        """Decode ``z (B, Z)`` and check each molecule with RDKit: smiles, valid, canonical, nll."""
         ids, _, nll = self.model.decode(
-            zt,
-            max_len=max_len or self._default_max_len(),
+            z,
+            max_len=max_len,
             temperature=temperature,
             greedy=method == "greedy",
             generator=gen,
