@@ -54,12 +54,14 @@ FP_BITS = 1024
 # ---- per-molecule features (run in worker processes) ------------------------------------------
 def _features_chunk(args: tuple[list[str], bool]) -> list[tuple[Any, ...]]:
     """(canonical, packed fingerprint, fragments, scaffold, passes filters, logP, SA, QED, weight)
-    for each valid canonical SMILES; the filters (the costliest part) only when asked for."""
+    for each valid canonical SMILES; the filters (the costliest part) only when asked for.
+    Every value is the one MOSES computes (``moses.metrics.utils``): the same RDKit calls, with
+    logP computed once for logP and QED."""
     from rdkit import Chem, rdBase
-    from rdkit.Chem import QED, AllChem, Crippen, Descriptors, rdFingerprintGenerator
+    from rdkit.Chem import AllChem, Crippen, Descriptors, rdFingerprintGenerator
     from rdkit.Chem.Scaffolds import MurckoScaffold
 
-    from molvae.chem import passes_moses_filters, sa_score, to_mol
+    from molvae.chem import passes_moses_filters, qed, sa_score, to_mol
 
     smiles, with_filters = args
     gen = rdFingerprintGenerator.GetMorganGenerator(radius=2, fpSize=FP_BITS)
@@ -76,16 +78,18 @@ def _features_chunk(args: tuple[list[str], bool]) -> list[tuple[Any, ...]]:
                     scaf = None
             except (ValueError, RuntimeError):
                 scaf = None
+            logp = Crippen.MolLogP(mol)
+            passes = passes_moses_filters(mol) if with_filters else None
             out.append(
                 (
                     s,
                     fp,
                     frags,
                     scaf,
-                    passes_moses_filters(mol) if with_filters else None,
-                    Crippen.MolLogP(mol),
+                    passes,
+                    logp,
                     sa_score(mol),
-                    QED.qed(mol),
+                    qed(mol, logp=logp),
                     Descriptors.MolWt(mol),
                 )
             )
@@ -122,26 +126,35 @@ class SetStats:
 def _set_stats(
     smiles: list[str], n_jobs: int, progress: bool, desc: str, filters: bool = True
 ) -> SetStats:
+    """Features of every molecule of ``smiles`` (duplicates included, as MOSES counts them); each
+    distinct molecule is computed once."""
+    from molvae.chem import warm_up
     from molvae.data import _chunks, _map
 
-    chunks = [(c, filters) for c in _chunks(smiles, 1000)]
+    unique = list(dict.fromkeys(smiles))
+    warm_up()  # before the workers fork, so that they inherit the SA table and SMARTS screens
+    chunks = [(c, filters) for c in _chunks(unique, 1000)]
     rows = [r for part in _map(_features_chunk, chunks, n_jobs, progress, desc) for r in part]
+    where = {s: i for i, s in enumerate(unique)}
+    idx = np.array([where[s] for s in smiles], dtype=np.int64)  # (N,) row of each molecule
+    mult = np.bincount(idx, minlength=len(unique)) if len(unique) else np.zeros(0, np.int64)
     frags: Counter = Counter()
     scafs: Counter = Counter()
-    for r in rows:
-        frags.update(r[2])
+    for r, k in zip(rows, mult.tolist()):
+        for f in r[2]:
+            frags[f] += k
         if r[3] is not None:
-            scafs[r[3]] += 1
+            scafs[r[3]] += k
+    fps = np.stack([r[1] for r in rows]) if rows else np.zeros((0, FP_BITS // 8), np.uint8)
+    passes = np.array([bool(r[4]) for r in rows], dtype=bool)  # all False without filters
     return SetStats(
-        n=len(rows),
-        fps=np.stack([r[1] for r in rows]) if rows else np.zeros((0, FP_BITS // 8), np.uint8),
+        n=len(smiles),
+        fps=fps[idx],
         frags=frags,
         scafs=scafs,
-        passes=np.array(
-            [bool(r[4]) for r in rows], dtype=bool
-        ),  # all False when filters were skipped
+        passes=passes[idx] if len(rows) else passes,
         props={
-            k: np.array([r[5 + i] for r in rows], dtype=np.float64)
+            k: np.array([r[5 + i] for r in rows], dtype=np.float64)[idx] if rows else np.zeros(0)
             for i, k in enumerate(PROPERTY_KEYS)
         },
     )
@@ -149,6 +162,7 @@ def _set_stats(
 
 # ---- FCD --------------------------------------------------------------------------------------
 _CHEMNET = None
+FCD_PAD = 350  # ChemNet's input length (``fcd``'s default; longer SMILES lengthen every input)
 
 
 def _chemnet() -> Any:
@@ -160,19 +174,50 @@ def _chemnet() -> Any:
     return _CHEMNET
 
 
+def _chemnet_inputs(smiles: list[str], pad_len: int) -> Any:
+    """ChemNet's input for a batch, built as ``fcd.utils.SmilesDataset`` builds it (one-hot of
+    ``smiles + "."`` over fcd's 35-symbol vocabulary, unknown symbols as ``X``, zero-padded to
+    ``pad_len``, divided by 35) but vectorised: ``(B, 35, pad_len)`` float32."""
+    import torch
+    from fcd import utils
+
+    vocab = utils.__dict__["__vocab"]
+    index = {t: i for i, t in enumerate(vocab)}
+    unk = index["X"]
+    rows, cols = [], []
+    for b, s in enumerate(smiles):
+        ids = [index.get(t, unk) for t in utils.tokenize(s + ".")]
+        rows += [b] * len(ids)
+        cols += [len(vocab) * p + i for p, i in enumerate(ids)]
+    x = torch.zeros(len(smiles), pad_len * len(vocab))
+    x[rows, cols] = float(np.float64(1.0) / len(vocab))  # the float64 1/35, rounded to float32
+    return x.view(len(smiles), pad_len, len(vocab)).transpose(1, 2)
+
+
 def _fcd_moments(
-    smiles: list[str], device: str, batch_size: int = 512
+    smiles: list[str], device: str, batch_size: int = 128
 ) -> tuple[np.ndarray, np.ndarray]:
-    import warnings
+    """Mean and covariance of ChemNet's penultimate activations over ``smiles`` (duplicates
+    counted, each distinct SMILES run once), the values ``fcd.get_predictions`` gives."""
+    import torch
 
-    import fcd
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        act = fcd.get_predictions(
-            _chemnet(), smiles, batch_size=batch_size, n_jobs=0, device=device
+    unique, counts = np.unique(np.asarray(smiles, dtype=object), return_counts=True)
+    pad_len = max(FCD_PAD, max(len(s) for s in unique) + 1)
+    if pad_len != FCD_PAD:
+        logger.warning(
+            "FCD: a SMILES longer than %d characters pads every ChemNet input to %d (as the fcd "
+            "package does); FCD values are then not comparable with the usual ones",
+            FCD_PAD - 1,
+            pad_len,
         )
-    return act.mean(axis=0), np.cov(act.T)
+    model = _chemnet().to(device)
+    act = np.empty((len(unique), 512), dtype=np.float32)
+    with torch.no_grad():
+        for i in range(0, len(unique), batch_size):
+            x = _chemnet_inputs(list(unique[i : i + batch_size]), pad_len).to(device)
+            act[i : i + len(x)] = model(x).cpu().numpy()  # (b, 512)
+    mu = (counts @ act.astype(np.float64)) / counts.sum()
+    return mu, np.cov(act.T, fweights=counts)
 
 
 def _frechet(mu1: np.ndarray, s1: np.ndarray, mu2: np.ndarray, s2: np.ndarray) -> float:
@@ -182,56 +227,113 @@ def _frechet(mu1: np.ndarray, s1: np.ndarray, mu2: np.ndarray, s2: np.ndarray) -
 
 
 # ---- similarity math --------------------------------------------------------------------------
-def tanimoto_agg(
-    gen_fps: np.ndarray, ref_fps: np.ndarray, agg: str = "max", p: int = 1, block: int = 8192
-) -> np.ndarray:
-    """Per generated molecule: max (``agg="max"``) or ``mean(T^p)^(1/p)`` (``agg="mean"``) of the
-    Tanimoto similarity to every reference molecule. Inputs are packed bits ``(N, 128) uint8``.
+def _bits(fps: np.ndarray) -> Any:
+    """Packed fingerprints ``(N, 128) uint8`` -> ``(N, 1024)`` int8 tensor of 0/1."""
+    import torch
 
-    Bit intersections are counted by a bfloat16 matrix product (AMX / tensor cores). bfloat16 holds
-    every integer up to 256 exactly and an intersection never exceeds the smaller popcount, so when
-    one side has at most 256 bits set (drug-like Morgan fingerprints have ~30-70) one product is
-    exact; otherwise the product is taken over 256-bit slices and summed in float32. A 0/0
-    similarity (two empty fingerprints) counts as 1, as in MOSES.
+    return torch.from_numpy(np.unpackbits(np.ascontiguousarray(fps), axis=1).view(np.int8))
+
+
+_INT_MM: bool | None = None
+
+
+def _intersections(a: Any, b_t: Any) -> Any:
+    """Exact bit-intersection counts ``a @ b_t``: ``a (n, K)`` and ``b_t (K, m)`` int8 0/1.
+
+    An int8 x int8 -> int32 product (VNNI / AMX on x86, exact); where this torch build lacks
+    ``torch._int_mm`` on CPU, a float32 product, exact too (integers far below 2**24).
+    Returns ``(n, m)`` int32 or float32.
     """
     import torch
 
-    def unpack(a: np.ndarray) -> torch.Tensor:
-        return torch.from_numpy(np.unpackbits(a, axis=1)).to(torch.bfloat16)
+    global _INT_MM
+    if _INT_MM is None:
+        try:
+            probe = torch.ones(17, 8, dtype=torch.int8)
+            _INT_MM = bool((torch._int_mm(probe, probe.T) == 8).all())
+        except (AttributeError, RuntimeError, NotImplementedError):
+            _INT_MM = False
+    if _INT_MM and a.device.type == "cpu":
+        return torch._int_mm(a, b_t)
+    return a.float() @ b_t.float()
 
-    ref = unpack(ref_fps)  # (M, 1024)
-    ref_count = ref.float().sum(1)  # (M,)
-    gen_all = unpack(gen_fps)  # (N, 1024)
-    gen_count_all = gen_all.float().sum(1)  # (N,)
-    max_bits = min(
-        float(gen_count_all.max()) if len(gen_count_all) else 0.0,
-        float(ref_count.max()) if len(ref_count) else 0.0,
-    )
-    slices = (
-        [slice(0, FP_BITS)]
-        if max_bits <= 256
-        else [slice(k, k + 256) for k in range(0, FP_BITS, 256)]
-    )
+
+def tanimoto_max(gen_fps: np.ndarray, ref_fps: np.ndarray, block: int = 4096) -> np.ndarray:
+    """Per generated molecule, the max Tanimoto similarity to any reference molecule (as MOSES's
+    ``average_agg_tanimoto(..., agg="max")``, a 0/0 similarity counting as 1).
+
+    Exact and element-wise-free: with the reference sorted by popcount ``b``, the Tanimoto
+    ``I / (a + b - I)`` of a generated molecule (popcount ``a``) rises with the intersection ``I``
+    inside each popcount group, so the max over a group is a max over integer intersections
+    followed by one division per (molecule, group). The intersections come from an integer product.
+    Inputs are packed bits ``(N, 128) uint8``; returns float64 ``(N,)``.
+    """
+    import torch
+
     out = np.zeros(len(gen_fps))
-    for i in range(0, len(gen_fps), block):
-        g = gen_all[i : i + block]  # (b, 1024)
-        g_count = gen_count_all[i : i + block]
-        acc = torch.zeros(len(g)) if agg == "max" else torch.zeros(len(g), dtype=torch.float64)
+    if len(gen_fps) == 0 or len(ref_fps) == 0:
+        return out
+    ref = _bits(ref_fps)  # (M, K)
+    ref_count = ref.sum(1, dtype=torch.int32)  # (M,)
+    order = torch.argsort(ref_count, stable=True)
+    ref, ref_count = ref[order], ref_count[order]
+    gen_block = 4 * block
+    for i in range(0, len(gen_fps), gen_block):
+        g = _bits(gen_fps[i : i + gen_block])  # (n, K)
+        g_count = g.sum(1).float()  # (n,)
+        g_t = g.T.contiguous()  # (K, n)
+        best = torch.zeros(len(g))  # (n,) float32
         for j in range(0, len(ref), block):
-            r = ref[j : j + block]
-            inter = (g[:, slices[0]] @ r[:, slices[0]].T).float()  # (b, m) exact counts
-            for sl in slices[1:]:
-                inter += (g[:, sl] @ r[:, sl].T).float()
-            union = g_count[:, None] + ref_count[None, j : j + block] - inter
-            t = inter.div_(union).nan_to_num_(nan=1.0)  # in place: inter becomes T
-            if agg == "max":
-                acc = torch.maximum(acc, t.max(dim=1).values)
-            else:
-                acc += (t.pow_(p) if p != 1 else t).sum(dim=1, dtype=torch.float64)
-        if agg == "mean":
-            acc = (acc / len(ref)) ** (1.0 / p)
-        out[i : i + len(g)] = acc.numpy()
+            inter = _intersections(ref[j : j + block], g_t)  # (m, n) ref rows sorted by popcount
+            counts, sizes = torch.unique_consecutive(ref_count[j : j + block], return_counts=True)
+            s = 0
+            for b, size in zip(counts.tolist(), sizes.tolist()):
+                m = inter[s : s + size].amax(0).float()  # (n,) best intersection in the group
+                s += size
+                t = m / (g_count + b - m)  # float32, as MOSES: 0/0 -> nan -> 1
+                best = torch.maximum(best, t.nan_to_num_(nan=1.0))
+        out[i : i + len(g)] = best.numpy()
     return out
+
+
+def tanimoto_mean(
+    gen_fps: np.ndarray, ref_fps: np.ndarray, ps: Sequence[int] = (1,), block: int = 4096
+) -> np.ndarray:
+    """Per generated molecule and power ``p``: ``mean_j(T_ij ** p) ** (1 / p)`` over the reference
+    (MOSES's ``agg="mean"``; IntDiv uses the set against itself). All powers come from one pass.
+    Returns float64 ``(len(ps), N)``."""
+    import torch
+
+    out = np.zeros((len(ps), len(gen_fps)))
+    if len(gen_fps) == 0 or len(ref_fps) == 0:
+        return out
+    ref = _bits(ref_fps)  # (M, K)
+    ref_count = ref.sum(1).float()  # (M,)
+    for i in range(0, len(gen_fps), block):
+        g = _bits(gen_fps[i : i + block])  # (n, K)
+        g_count = g.sum(1).float()  # (n,)
+        g_t = g.T.contiguous()  # (K, n)
+        acc = torch.zeros(len(ps), len(g), dtype=torch.float64)
+        for j in range(0, len(ref), block):
+            inter = _intersections(ref[j : j + block], g_t).float()  # (m, n)
+            union = ref_count[j : j + block, None] + g_count[None, :] - inter
+            t = inter.div_(union).nan_to_num_(nan=1.0)  # (m, n) Tanimoto, in place
+            for k, p in enumerate(ps):
+                acc[k] += (t if p == 1 else t.pow(p)).sum(0, dtype=torch.float64)
+        out[:, i : i + len(g)] = acc.numpy()
+    return (out / len(ref_fps)) ** (1.0 / np.asarray(ps, dtype=np.float64))[:, None]
+
+
+def tanimoto_agg(
+    gen_fps: np.ndarray, ref_fps: np.ndarray, agg: str = "max", p: int = 1, block: int = 4096
+) -> np.ndarray:
+    """Per generated molecule: max (``agg="max"``) or ``mean(T^p)^(1/p)`` (``agg="mean"``) of the
+    Tanimoto similarity to every reference molecule. Inputs are packed bits ``(N, 128) uint8``."""
+    if agg == "max":
+        return tanimoto_max(gen_fps, ref_fps, block=block)
+    if agg == "mean":
+        return tanimoto_mean(gen_fps, ref_fps, ps=(p,), block=block)[0]
+    raise ValueError(f"agg must be 'max' or 'mean', not {agg!r}")
 
 
 def cosine_similarity_counts(ref: Counter, gen: Counter) -> float:
@@ -444,30 +546,42 @@ def evaluate(
         name: reference_stats(smiles, n_jobs=n_jobs, device=device, progress=progress, name=name)
         for name, smiles in refs.items()
     }
-    t_ref = time.perf_counter()
+    seconds: dict[str, float] = {}
+    clock = [t0]
+
+    def lap(name: str) -> None:
+        now = time.perf_counter()
+        seconds[name] = round(now - clock[0], 2)
+        clock[0] = now
+
+    lap("parse_and_reference")
     g = _set_stats(valid, n_jobs, progress, "features")
+    lap("features")
     if len(valid) >= 2:
         g_mu, g_sigma = _fcd_moments(valid, device)
+    lap("fcd")
     for name, r in ref_stats.items():
         if len(valid) >= 2:
             result[f"FCD/{name}"] = _frechet(g_mu, g_sigma, r.fcd_mu, r.fcd_sigma)
-        result[f"SNN/{name}"] = float(np.mean(tanimoto_agg(g.fps, r.fps, agg="max")))
+        result[f"SNN/{name}"] = float(np.mean(tanimoto_max(g.fps, r.fps)))
         result[f"Frag/{name}"] = _none_if_nan(cosine_similarity_counts(r.frags, g.frags))
         result[f"Scaf/{name}"] = _none_if_nan(cosine_similarity_counts(r.scafs, g.scafs))
-    result["IntDiv"] = 1 - float(np.mean(tanimoto_agg(g.fps, g.fps, agg="mean", p=1)))
-    result["IntDiv2"] = 1 - float(np.mean(tanimoto_agg(g.fps, g.fps, agg="mean", p=2)))
+    lap("snn_frag_scaf")
+    div1, div2 = tanimoto_mean(g.fps, g.fps, ps=(1, 2))
+    result["IntDiv"] = 1 - float(np.mean(div1))
+    result["IntDiv2"] = 1 - float(np.mean(div2))
+    lap("intdiv")
     result["Filters"] = float(np.mean(g.passes))
     train_set = _train_set(train, reference)
     if train_set is not None:
         unique = set(valid)
         result["Novelty"] = len(unique - train_set) / len(unique)
+    lap("novelty")
     first_ref = ref_stats[next(iter(ref_stats))]
     for k in PROPERTY_KEYS:
         result[k] = wasserstein_1d(first_ref.props[k], g.props[k])
-    counts["seconds"] = {
-        "total": round(time.perf_counter() - t0, 2),
-        "reference": round(t_ref - t0, 2),
-    }
+    seconds["total"] = round(time.perf_counter() - t0, 2)
+    counts["seconds"] = seconds
     logger.info(
         "evaluate: %d samples, %d valid, invalid %s, %d duplicates, %.1f s",
         len(values),
