@@ -258,40 +258,49 @@ def _intersections(a: Any, b_t: Any) -> Any:
     return a.float() @ b_t.float()
 
 
-def tanimoto_max(gen_fps: np.ndarray, ref_fps: np.ndarray, block: int = 4096) -> np.ndarray:
-    """Per generated molecule, the max Tanimoto similarity to any reference molecule (as MOSES's
-    ``average_agg_tanimoto(..., agg="max")``, a 0/0 similarity counting as 1).
+def _group_max(inter: Any, ref_count: Any, g_count: Any, best: Any) -> Any:
+    """Fold one block of intersections ``inter (m, n)`` (reference rows sorted by popcount
+    ``ref_count (m,)``) into the running max Tanimoto ``best (n,)`` of the generated molecules
+    (popcounts ``g_count (n,)`` float32). Inside a popcount group ``b``, ``I / (a + b - I)`` rises
+    with ``I``, so one integer max per group and one float32 division per (molecule, group) give
+    exactly the max MOSES takes over the element-wise similarities (0/0 counts as 1)."""
+    import torch
 
-    Exact and element-wise-free: with the reference sorted by popcount ``b``, the Tanimoto
-    ``I / (a + b - I)`` of a generated molecule (popcount ``a``) rises with the intersection ``I``
-    inside each popcount group, so the max over a group is a max over integer intersections
-    followed by one division per (molecule, group). The intersections come from an integer product.
-    Inputs are packed bits ``(N, 128) uint8``; returns float64 ``(N,)``.
+    counts, sizes = torch.unique_consecutive(ref_count, return_counts=True)
+    s = 0
+    for b, size in zip(counts.tolist(), sizes.tolist()):
+        m = inter[s : s + size].amax(0).float()  # (n,) best intersection in the group
+        s += size
+        t = m / (g_count + b - m)  # float32, as MOSES: 0/0 -> nan -> 1
+        best = torch.maximum(best, t.nan_to_num_(nan=1.0))
+    return best
+
+
+def tanimoto_max(gen_fps: np.ndarray, ref_fps: np.ndarray, block: int = 8192) -> np.ndarray:
+    """Per generated molecule, the max Tanimoto similarity to any reference molecule (as MOSES's
+    ``average_agg_tanimoto(..., agg="max")``, a 0/0 similarity counting as 1). Exact.
+
+    No element-wise similarity matrix: with the reference sorted by popcount, bit intersections
+    from an int8 product are reduced per popcount group (:func:`_group_max`). Inputs are packed
+    bits ``(N, 128) uint8``; returns float64 ``(N,)``.
     """
     import torch
 
     out = np.zeros(len(gen_fps))
     if len(gen_fps) == 0 or len(ref_fps) == 0:
         return out
-    ref = _bits(ref_fps)  # (M, K)
+    ref = _bits(ref_fps)  # (M, K) int8
     ref_count = ref.sum(1, dtype=torch.int32)  # (M,)
     order = torch.argsort(ref_count, stable=True)
     ref, ref_count = ref[order], ref_count[order]
-    gen_block = 4 * block
-    for i in range(0, len(gen_fps), gen_block):
-        g = _bits(gen_fps[i : i + gen_block])  # (n, K)
+    for i in range(0, len(gen_fps), block):
+        g = _bits(gen_fps[i : i + block])  # (n, K)
         g_count = g.sum(1).float()  # (n,)
         g_t = g.T.contiguous()  # (K, n)
         best = torch.zeros(len(g))  # (n,) float32
         for j in range(0, len(ref), block):
-            inter = _intersections(ref[j : j + block], g_t)  # (m, n) ref rows sorted by popcount
-            counts, sizes = torch.unique_consecutive(ref_count[j : j + block], return_counts=True)
-            s = 0
-            for b, size in zip(counts.tolist(), sizes.tolist()):
-                m = inter[s : s + size].amax(0).float()  # (n,) best intersection in the group
-                s += size
-                t = m / (g_count + b - m)  # float32, as MOSES: 0/0 -> nan -> 1
-                best = torch.maximum(best, t.nan_to_num_(nan=1.0))
+            inter = _intersections(ref[j : j + block], g_t)  # (m, n) exact counts
+            best = _group_max(inter, ref_count[j : j + block], g_count, best)
         out[i : i + len(g)] = best.numpy()
     return out
 

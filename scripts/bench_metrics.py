@@ -53,6 +53,7 @@ def main() -> None:
                     "n": n,
                     "evaluate_s": round(dt, 1),
                     "jobs": args.jobs,
+                    "stages_s": counts["seconds"],
                     "metrics": {k: (round(v, 4) if v is not None else None) for k, v in m.items()},
                 }
             ),

@@ -118,3 +118,41 @@ def test_filter_screen_never_skips_a_match():
         assert chem._matches_moses_pattern(h, screen=True) == naive, s
         n_hits += naive
     assert n_hits >= 5
+
+
+ODD = [
+    "[2H]C([2H])c1ccccc1",  # explicit isotopic hydrogens: QED strips them as RDKit does
+    "C[N+](C)(C)C.[Cl-]",
+    "O=[N+]([O-])c1ccccc1",
+    "OB(O)c1ccccc1",
+    "C[Si](C)(C)Cl",
+    "*C(=O)O",
+    "[13CH3]OC",
+    "C1CCCCCCCC1",
+    "c1ccccc1I",
+]
+
+
+def test_fast_qed_equals_rdkit_qed(moses_sample):
+    from rdkit.Chem import QED, Crippen
+
+    mols = [chem.to_mol(s) for s in moses_sample[:600] + ODD]
+    for m in mols:
+        assert chem.qed(m) == QED.qed(m)
+        assert chem.qed(m, logp=Crippen.MolLogP(m)) == QED.qed(m)
+
+
+def test_atom_queries_equal_the_atom_loop(moses_sample):
+    charged, disallowed = chem._atom_queries()
+    for s in moses_sample[:500] + ODD + ["[O-]C", "C[NH3+]", "[Se]", "CP(C)C"]:
+        m = chem.to_mol(s)
+        assert m.HasSubstructMatch(charged) == any(a.GetFormalCharge() for a in m.GetAtoms()), s
+        assert m.HasSubstructMatch(disallowed) == any(
+            a.GetSymbol() not in chem.MOSES_ALLOWED_ATOMS for a in m.GetAtoms()
+        ), s
+
+
+def test_score_shares_logp_without_changing_values():
+    df = mv.score(["CC(=O)Oc1ccccc1C(=O)O"], properties=["qed", "logp"])
+    alone = mv.score(["CC(=O)Oc1ccccc1C(=O)O"], properties=["qed"])
+    assert df.qed[0] == alone.qed[0] and df.logp[0] == pytest.approx(1.31, abs=1e-3)

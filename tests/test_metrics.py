@@ -114,3 +114,42 @@ def test_tanimoto_agg_exact_for_dense_fingerprints():
     t = inter / (a.sum(1)[:, None] + b.sum(1)[None] - inter)
     got = metrics.tanimoto_agg(np.packbits(a, axis=1), np.packbits(b, axis=1), agg="max")
     assert np.allclose(got, t.max(1), rtol=0, atol=1e-6)
+
+
+def test_chemnet_moments_match_the_fcd_package(moses_sample):
+    import warnings
+
+    import fcd
+
+    smiles = moses_sample[:150] + moses_sample[:20] + ["C[Si](C)(C)Cl", "[Na+].[O-]C(=O)C"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        act = fcd.get_predictions(metrics._chemnet(), smiles, batch_size=64, n_jobs=0)
+    mu, sigma = metrics._fcd_moments(smiles, "cpu", batch_size=32)
+    assert np.abs(mu - act.mean(0)).max() < 1e-5
+    assert np.abs(sigma - np.cov(act.T)).max() < 1e-6
+
+
+def test_set_stats_count_duplicates_once_computed(moses_sample):
+    a, b = moses_sample[0], moses_sample[1]
+    s = metrics._set_stats([a, b, a], n_jobs=1, progress=False, desc="t")
+    one = metrics._set_stats([a], n_jobs=1, progress=False, desc="t")
+    assert s.n == 3 and s.fps.shape == (3, 128) and len(s.props["QED"]) == 3
+    assert (s.fps[0] == s.fps[2]).all() and s.props["logP"][0] == s.props["logP"][2]
+    for frag, k in one.frags.items():
+        assert s.frags[frag] >= 2 * k
+
+
+def test_tanimoto_max_over_popcount_groups_spanning_blocks(moses_sample):
+    from rdkit.Chem import rdFingerprintGenerator
+
+    gen = rdFingerprintGenerator.GetMorganGenerator(radius=2, fpSize=1024)
+    bits = np.array(
+        [gen.GetFingerprintAsNumPy(mv.chem.to_mol(s)) for s in moses_sample[:400]], np.uint8
+    )
+    g, r = bits[:120], bits[100:]  # 20 molecules in both sets: their max is exactly 1
+    inter = g.astype(np.int64) @ r.T.astype(np.int64)
+    t = (inter / (g.sum(1)[:, None] + r.sum(1)[None] - inter)).astype(np.float32)
+    got = metrics.tanimoto_max(np.packbits(g, axis=1), np.packbits(r, axis=1), block=37)
+    np.testing.assert_array_equal(got, t.max(1).astype(np.float64))
+    assert (got[100:] == 1.0).all()
