@@ -306,31 +306,41 @@ def tanimoto_max(gen_fps: np.ndarray, ref_fps: np.ndarray, block: int = 8192) ->
 
 
 def tanimoto_mean(
-    gen_fps: np.ndarray, ref_fps: np.ndarray, ps: Sequence[int] = (1,), block: int = 4096
+    gen_fps: np.ndarray,
+    ref_fps: np.ndarray | None = None,
+    ps: Sequence[int] = (1,),
+    block: int = 4096,
 ) -> np.ndarray:
     """Per generated molecule and power ``p``: ``mean_j(T_ij ** p) ** (1 / p)`` over the reference
-    (MOSES's ``agg="mean"``; IntDiv uses the set against itself). All powers come from one pass.
-    Returns float64 ``(len(ps), N)``."""
+    (MOSES's ``agg="mean"``). All powers come from one pass. ``ref_fps=None`` means the set
+    against itself (IntDiv, self-pairs included as in MOSES): the similarity matrix is symmetric,
+    so only the blocks on and above the diagonal are computed. Returns float64 ``(len(ps), N)``."""
     import torch
 
+    symmetric = ref_fps is None
+    ref_fps = gen_fps if ref_fps is None else ref_fps
     out = np.zeros((len(ps), len(gen_fps)))
     if len(gen_fps) == 0 or len(ref_fps) == 0:
         return out
+    acc = torch.zeros(len(ps), len(gen_fps), dtype=torch.float64)  # (P, N) sums over the reference
     ref = _bits(ref_fps)  # (M, K)
     ref_count = ref.sum(1).float()  # (M,)
+    gen = ref if symmetric else _bits(gen_fps)  # (N, K)
+    gen_count = ref_count if symmetric else gen.sum(1).float()  # (N,)
     for i in range(0, len(gen_fps), block):
-        g = _bits(gen_fps[i : i + block])  # (n, K)
-        g_count = g.sum(1).float()  # (n,)
-        g_t = g.T.contiguous()  # (K, n)
-        acc = torch.zeros(len(ps), len(g), dtype=torch.float64)
-        for j in range(0, len(ref), block):
+        g_t = gen[i : i + block].T.contiguous()  # (K, n)
+        g_count = gen_count[i : i + block]  # (n,)
+        for j in range(i if symmetric else 0, len(ref), block):
             inter = _intersections(ref[j : j + block], g_t).float()  # (m, n)
             union = ref_count[j : j + block, None] + g_count[None, :] - inter
             t = inter.div_(union).nan_to_num_(nan=1.0)  # (m, n) Tanimoto, in place
             for k, p in enumerate(ps):
-                acc[k] += (t if p == 1 else t.pow(p)).sum(0, dtype=torch.float64)
-        out[:, i : i + len(g)] = acc.numpy()
-    return (out / len(ref_fps)) ** (1.0 / np.asarray(ps, dtype=np.float64))[:, None]
+                tp = t if p == 1 else t.pow(p)
+                acc[k, i : i + len(g_count)] += tp.sum(0)  # float32 per block, as MOSES
+                if symmetric and j != i:  # the mirrored block (j, i) adds to the rows j
+                    acc[k, j : j + len(tp)] += tp.sum(1)
+    out = acc.numpy() / len(ref_fps)
+    return out ** (1.0 / np.asarray(ps, dtype=np.float64))[:, None]
 
 
 def tanimoto_agg(
@@ -576,7 +586,7 @@ def evaluate(
         result[f"Frag/{name}"] = _none_if_nan(cosine_similarity_counts(r.frags, g.frags))
         result[f"Scaf/{name}"] = _none_if_nan(cosine_similarity_counts(r.scafs, g.scafs))
     lap("snn_frag_scaf")
-    div1, div2 = tanimoto_mean(g.fps, g.fps, ps=(1, 2))
+    div1, div2 = tanimoto_mean(g.fps, None, ps=(1, 2))
     result["IntDiv"] = 1 - float(np.mean(div1))
     result["IntDiv2"] = 1 - float(np.mean(div2))
     lap("intdiv")

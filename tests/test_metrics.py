@@ -153,3 +153,11 @@ def test_tanimoto_max_over_popcount_groups_spanning_blocks(moses_sample):
     got = metrics.tanimoto_max(np.packbits(g, axis=1), np.packbits(r, axis=1), block=37)
     np.testing.assert_array_equal(got, t.max(1).astype(np.float64))
     assert (got[100:] == 1.0).all()
+
+
+def test_tanimoto_mean_symmetric_equals_full():
+    rng = np.random.default_rng(4)
+    a = np.packbits((rng.random((90, 1024)) < 0.05).astype(np.uint8), axis=1)
+    full = metrics.tanimoto_mean(a, a, ps=(1, 2), block=16)
+    sym = metrics.tanimoto_mean(a, None, ps=(1, 2), block=16)
+    np.testing.assert_allclose(sym, full, rtol=1e-12)
