@@ -160,4 +160,4 @@ def test_tanimoto_mean_symmetric_equals_full():
     a = np.packbits((rng.random((90, 1024)) < 0.05).astype(np.uint8), axis=1)
     full = metrics.tanimoto_mean(a, a, ps=(1, 2), block=16)
     sym = metrics.tanimoto_mean(a, None, ps=(1, 2), block=16)
-    np.testing.assert_allclose(sym, full, rtol=1e-12)
+    np.testing.assert_allclose(sym, full, rtol=1e-6)  # float32 block sums, as MOSES
