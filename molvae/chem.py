@@ -131,7 +131,7 @@ def warm_up() -> None:
     sascorer = _sascorer()
     if getattr(sascorer, "_fscores", None) is None:
         sascorer.readFragmentScores()
-    _screen("moses")
+    _moses_screen()
     _qed_alerts()
     _atom_queries()
 
@@ -161,10 +161,8 @@ class _Screen:
 
 
 @functools.cache
-def _screen(name: str) -> _Screen:
-    if name == "moses":
-        return _Screen(_moses_filter_queries())
-    raise KeyError(name)
+def _moses_screen() -> _Screen:
+    return _Screen(_moses_filter_queries())
 
 
 @functools.cache
@@ -267,9 +265,9 @@ def _matches_moses_pattern(h_mol: Chem.Mol, screen: bool = True) -> bool:
     molecule's are searched (see :class:`_Screen`; the tests compare both paths).
     """
     if not screen:
-        return any(h_mol.HasSubstructMatch(q) for q in _screen("moses").queries)
+        return any(h_mol.HasSubstructMatch(q) for q in _moses_screen().queries)
     words = _pattern_words(Chem.PatternFingerprint(h_mol))
-    return any(h_mol.HasSubstructMatch(q) for q in _screen("moses").candidates(words))
+    return any(h_mol.HasSubstructMatch(q) for q in _moses_screen().candidates(words))
 
 
 @functools.cache

@@ -576,26 +576,10 @@ def evaluate(
     lap("parse_and_reference")
     g = _set_stats(valid, n_jobs, progress, "features")
     lap("features")
-    if len(valid) >= 2:
-        g_mu, g_sigma = _fcd_moments(valid, device)
-    lap("fcd")
-    for name, r in ref_stats.items():
-        if len(valid) >= 2:
-            result[f"FCD/{name}"] = _frechet(g_mu, g_sigma, r.fcd_mu, r.fcd_sigma)
-        result[f"SNN/{name}"] = float(np.mean(tanimoto_max(g.fps, r.fps)))
-        result[f"Frag/{name}"] = _none_if_nan(cosine_similarity_counts(r.frags, g.frags))
-        result[f"Scaf/{name}"] = _none_if_nan(cosine_similarity_counts(r.scafs, g.scafs))
-    lap("snn_frag_scaf")
-    div1, div2 = tanimoto_mean(g.fps, None, ps=(1, 2))
-    result["IntDiv"] = 1 - float(np.mean(div1))
-    result["IntDiv2"] = 1 - float(np.mean(div2))
-    lap("intdiv")
-    result["Filters"] = float(np.mean(g.passes))
-    train_set = _train_set(train, reference)
-    if train_set is not None:
-        unique = set(valid)
-        result["Novelty"] = len(unique - train_set) / len(unique)
+    _torch_metrics(result, g, valid, ref_stats, device, lap)
+    result["Novelty"] = _novelty(valid, train, reference)
     lap("novelty")
+    result["Filters"] = float(np.mean(g.passes))
     first_ref = ref_stats[next(iter(ref_stats))]
     for k in PROPERTY_KEYS:
         result[k] = wasserstein_1d(first_ref.props[k], g.props[k])
@@ -610,6 +594,40 @@ def evaluate(
         counts["seconds"]["total"],
     )
     return (result, counts) if details else result
+
+
+def _torch_metrics(
+    result: dict[str, float | None],
+    g: SetStats,
+    valid: list[str],
+    ref_stats: dict[str, SetStats],
+    device: str,
+    lap: Any,
+) -> None:
+    """FCD, SNN, Frag, Scaf and IntDiv into ``result``."""
+    if len(valid) >= 2:
+        g_mu, g_sigma = _fcd_moments(valid, device)
+    lap("fcd")
+    for name, r in ref_stats.items():
+        if len(valid) >= 2:
+            result[f"FCD/{name}"] = _frechet(g_mu, g_sigma, r.fcd_mu, r.fcd_sigma)
+        result[f"SNN/{name}"] = float(np.mean(tanimoto_max(g.fps, r.fps)))
+        result[f"Frag/{name}"] = _none_if_nan(cosine_similarity_counts(r.frags, g.frags))
+        result[f"Scaf/{name}"] = _none_if_nan(cosine_similarity_counts(r.scafs, g.scafs))
+    lap("snn_frag_scaf")
+    div1, div2 = tanimoto_mean(g.fps, None, ps=(1, 2))
+    result["IntDiv"] = 1 - float(np.mean(div1))
+    result["IntDiv2"] = 1 - float(np.mean(div2))
+    lap("intdiv")
+
+
+def _novelty(valid: list[str], train: Sequence[str] | str | None, reference: Any) -> float | None:
+    """Fraction of the unique valid samples absent from the training set (``None``: no train)."""
+    train_set = _train_set(train, reference)
+    if train_set is None:
+        return None
+    unique = set(valid)
+    return len(unique - train_set) / len(unique)
 
 
 def _none_if_nan(x: float) -> float | None:
