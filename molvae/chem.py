@@ -442,7 +442,7 @@ def score(
     import numpy as np
     import pandas as pd
 
-    from molvae.data import _chunks, _map
+    from molvae._parallel import chunked, map_chunks
 
     if isinstance(properties, str):
         properties = [p.strip() for p in properties.split(",") if p.strip()]
@@ -458,10 +458,12 @@ def score(
         frame = pd.DataFrame({"smiles": pd.Series(values, dtype=object)})
     if progress is None:
         progress = len(values) > 10_000
-    chunks = [(c, names) for c in _chunks(values, chunk_size)]
+    chunks = [(c, names) for c in chunked(values, chunk_size)]
     if n_jobs > 1:
         warm_up()  # forked workers inherit the SA table and SMARTS instead of loading their own
-    rows = [r for part in _map(_score_chunk, chunks, n_jobs, progress, "scoring") for r in part]
+    rows = [
+        r for part in map_chunks(_score_chunk, chunks, n_jobs, progress, "scoring") for r in part
+    ]
     cols = ["valid", "reason", "canonical", *names]
     result = pd.DataFrame(rows, columns=cols) if rows else pd.DataFrame(columns=cols)
     for n in names:

@@ -19,14 +19,11 @@ import hashlib
 import io
 import json
 import logging
-import multiprocessing as mp
 import os
-import sys
 import tempfile
 import zipfile
 from collections import Counter
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,6 +31,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from molvae._parallel import chunked, map_chunks
 from molvae.exceptions import DataError, TokenizerError
 from molvae.tokenizers import (
     BOS,
@@ -331,32 +329,6 @@ def _bare_tokenizer(kind: str) -> SmilesTokenizer | SelfiesTokenizer:
     return SmilesTokenizer(mode="char" if kind == "smiles-char" else "regex")
 
 
-def _map(fn: Any, chunks: list[Any], n_jobs: int, progress: bool, desc: str) -> list[Any]:
-    from tqdm.auto import tqdm
-
-    bar = tqdm(total=len(chunks), desc=desc, unit="chunk", disable=not progress)
-    try:
-        if n_jobs <= 1 or len(chunks) <= 1:
-            out = []
-            for c in chunks:
-                out.append(fn(c))
-                bar.update()
-            return out
-        ctx = mp.get_context("fork" if sys.platform.startswith("linux") else "spawn")
-        with ProcessPoolExecutor(max_workers=n_jobs, mp_context=ctx) as pool:
-            out = []
-            for r in pool.map(fn, chunks):
-                out.append(r)
-                bar.update()
-            return out
-    finally:
-        bar.close()
-
-
-def _chunks(values: Sequence[Any], size: int) -> list[list[Any]]:
-    return [list(values[i : i + size]) for i in range(0, len(values), size)]
-
-
 def prepare(
     smiles: Sequence[Any] | pd.Series,
     tokenizer: str | SmilesTokenizer | SelfiesTokenizer,
@@ -421,9 +393,9 @@ def prepare(
     # 1. chemistry (parallel)
     chem = [
         r
-        for part in _map(
+        for part in map_chunks(
             _chem_chunk,
-            [(c, canonicalize, largest_fragment) for c in _chunks(values, chunk_size)],
+            [(c, canonicalize, largest_fragment) for c in chunked(values, chunk_size)],
             n_jobs,
             progress,
             "rdkit",
@@ -451,9 +423,9 @@ def prepare(
     spec = {"kind": kind}
     toks = [
         r
-        for part in _map(
+        for part in map_chunks(
             _token_chunk,
-            [(spec, c) for c in _chunks(clean, chunk_size)],
+            [(spec, c) for c in chunked(clean, chunk_size)],
             n_jobs,
             progress,
             "tokenize",

@@ -128,13 +128,13 @@ def _set_stats(
 ) -> SetStats:
     """Features of every molecule of ``smiles`` (duplicates included, as MOSES counts them); each
     distinct molecule is computed once."""
+    from molvae._parallel import chunked, map_chunks
     from molvae.chem import warm_up
-    from molvae.data import _chunks, _map
 
     unique = list(dict.fromkeys(smiles))
     warm_up()  # before the workers fork, so that they inherit the SA table and SMARTS screens
-    chunks = [(c, filters) for c in _chunks(unique, 1000)]
-    rows = [r for part in _map(_features_chunk, chunks, n_jobs, progress, desc) for r in part]
+    chunks = [(c, filters) for c in chunked(unique, 1000)]
+    rows = [r for part in map_chunks(_features_chunk, chunks, n_jobs, progress, desc) for r in part]
     where = {s: i for i, s in enumerate(unique)}
     idx = np.array([where[s] for s in smiles], dtype=np.int64)  # (N,) row of each molecule
     mult = np.bincount(idx, minlength=len(unique)) if len(unique) else np.zeros(0, np.int64)
@@ -433,7 +433,7 @@ def reference_stats(
     name: str = "reference",
 ) -> SetStats:
     """Statistics of a reference set (valid molecules only, canonicalised), cached on disk."""
-    from molvae.data import _chunks, _map
+    from molvae._parallel import chunked, map_chunks
 
     values = list(smiles)
     key = hashlib.sha256(("\n".join(map(str, values)) + f"|v{STATS_VERSION}").encode()).hexdigest()[
@@ -448,8 +448,8 @@ def reference_stats(
     t0 = time.perf_counter()
     canon = [
         c
-        for part in _map(
-            _canonical_chunk, _chunks(values, 5000), n_jobs, progress, f"{name}: parse"
+        for part in map_chunks(
+            _canonical_chunk, chunked(values, 5000), n_jobs, progress, f"{name}: parse"
         )
         for c, _ in part
         if c is not None
@@ -526,7 +526,7 @@ def evaluate(
     Raises:
         ValueError: an unknown reference name (lists the known ones).
     """
-    from molvae.data import _chunks, _map
+    from molvae._parallel import chunked, map_chunks
 
     t0 = time.perf_counter()
     refs = _reference_sets(reference)
@@ -535,7 +535,7 @@ def evaluate(
     result: dict[str, float | None] = dict.fromkeys(keys)
     parsed = [
         r
-        for part in _map(_canonical_chunk, _chunks(values, 5000), n_jobs, progress, "parse")
+        for part in map_chunks(_canonical_chunk, chunked(values, 5000), n_jobs, progress, "parse")
         for r in part
     ]
     reasons = Counter(reason for _, reason in parsed if reason is not None)
