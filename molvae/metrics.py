@@ -19,6 +19,13 @@ As in MOSES, everything after ``valid`` and ``unique@k`` is computed on the vali
 canonical form, duplicates included. Reference statistics are computed once and cached on disk
 (keyed by the reference molecules' content), so a second evaluation reuses them.
 
+Speed without changing a value: each distinct molecule is featurised and run through ChemNet
+once (duplicates are weighted in); SNN never builds the similarity matrix (popcount groups over
+an exact int8 product, :func:`tanimoto_max`); IntDiv computes the symmetric matrix's upper
+blocks once for both powers; QED and the MOSES filters use exact shortcuts in ``molvae.chem``.
+On 2 CPU cores the 10,000-molecule evaluation is ChemNet's fp32 LSTM, the int8 SNN products and
+the RDKit features in about equal parts (``details=True`` reports the seconds of each stage).
+
 Example:
     >>> import molvae as mv
     >>> m = mv.evaluate(samples.smiles, reference="moses", n_jobs=2)
