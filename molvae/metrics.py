@@ -227,10 +227,25 @@ def _fcd_moments(
     return mu, np.cov(act.T, fweights=counts)
 
 
-def _frechet(mu1: np.ndarray, s1: np.ndarray, mu2: np.ndarray, s2: np.ndarray) -> float:
-    import fcd
+def _frechet(
+    mu1: np.ndarray, s1: np.ndarray, mu2: np.ndarray, s2: np.ndarray, eps: float = 1e-6
+) -> float:
+    """Fréchet distance between N(mu1, s1) and N(mu2, s2): ``|mu1 - mu2|^2 + Tr(s1 + s2 -
+    2 sqrt(s1 s2))``, step for step as ``fcd.calculate_frechet_distance`` and fcd_torch (Dougal
+    Sutherland's stable form, an ``eps`` ridge when the product's root is singular). Kept here
+    because fcd passes SciPy's ``sqrtm(disp=...)``, which SciPy 1.18 removes."""
+    from scipy import linalg
 
-    return float(fcd.calculate_frechet_distance(mu1=mu1, sigma1=s1, mu2=mu2, sigma2=s2))
+    diff = mu1 - mu2
+    covmean = linalg.sqrtm(s1.dot(s2))
+    if not np.isfinite(covmean).all() or not np.allclose(np.diagonal(covmean).imag, 0, atol=1e-3):
+        offset = np.eye(s1.shape[0]) * eps
+        covmean = linalg.sqrtm((s1 + offset).dot(s2 + offset))
+    if np.iscomplexobj(covmean):
+        if not np.allclose(np.diagonal(covmean).imag, 0, atol=1e-3):
+            raise ValueError(f"FCD: imaginary component {np.max(np.abs(covmean.imag))}")
+        covmean = covmean.real
+    return float(diff.dot(diff) + np.trace(s1) + np.trace(s2) - 2 * np.trace(covmean))
 
 
 # ---- similarity math --------------------------------------------------------------------------

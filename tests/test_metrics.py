@@ -161,3 +161,18 @@ def test_tanimoto_mean_symmetric_equals_full():
     full = metrics.tanimoto_mean(a, a, ps=(1, 2), block=16)
     sym = metrics.tanimoto_mean(a, None, ps=(1, 2), block=16)
     np.testing.assert_allclose(sym, full, rtol=1e-6)  # float32 block sums, as MOSES
+
+
+def test_frechet_equals_the_fcd_package():
+    import warnings
+
+    import fcd
+
+    rng = np.random.default_rng(5)
+    a, b = rng.normal(size=(300, 40)), rng.normal(0.3, 1.2, size=(250, 40))
+    args = (a.mean(0), np.cov(a.T), b.mean(0), np.cov(b.T))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        want = fcd.calculate_frechet_distance(*args)
+    assert metrics._frechet(*args) == pytest.approx(want, rel=1e-12)
+    assert metrics._frechet(args[0], args[1], args[0], args[1]) == pytest.approx(0.0, abs=1e-6)

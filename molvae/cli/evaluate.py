@@ -18,7 +18,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("samples", help="generated molecules: .txt/.smi (one per line) or .csv/.csv.gz")
     p.add_argument("--column", default="smiles", help="CSV column (default: smiles)")
-    p.add_argument("--reference", default="moses", help="reference sets (default: moses)")
+    p.add_argument(
+        "--reference",
+        default="moses",
+        help="'moses' (test and scaffold-test sets, the default) or one or more SMILES files, "
+        "comma-separated, each a reference set named by its file stem (keys FCD/<stem>, ...)",
+    )
     p.add_argument(
         "--train", default="auto", help="training SMILES file for Novelty (default: MOSES train)"
     )
@@ -49,15 +54,35 @@ def read_samples(path: Path, column: str) -> list:
     return [line.split(maxsplit=1)[0] if line.strip() else "" for line in lines]
 
 
+def reference_arg(value: str) -> str | dict[str, list]:
+    """``moses``, or comma-separated SMILES files -> ``{stem: smiles}``."""
+    from molvae.data import read_smiles
+    from molvae.metrics import REFERENCE_NAMES
+
+    if value in REFERENCE_NAMES:
+        return value
+    paths = [Path(p) for p in value.split(",") if p.strip()]
+    missing = [str(p) for p in paths if not p.exists()]
+    if missing or not paths:
+        from molvae.exceptions import MolvaeError
+
+        raise MolvaeError(
+            f"unknown reference {value!r}: not one of {list(REFERENCE_NAMES)} and no such file "
+            f"{', '.join(missing) or value!r}"
+        )
+    return {p.name.split(".")[0]: read_smiles(p).tolist() for p in paths}
+
+
 def run(args: argparse.Namespace) -> int:
     from molvae.metrics import evaluate
 
     samples = read_samples(Path(args.samples), args.column)
+    reference = reference_arg(args.reference)
     train = None if args.train in ("none", "") else args.train
     try:
         metrics, counts = evaluate(
             samples,
-            reference=args.reference,
+            reference=reference,
             train=train,
             n_jobs=args.jobs,
             device=args.device,
