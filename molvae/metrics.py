@@ -181,14 +181,25 @@ def _chemnet() -> Any:
     return _CHEMNET
 
 
-def _chemnet_inputs(smiles: list[str], pad_len: int) -> Any:
+def _fcd_vocab() -> list[str] | None:
+    """ChemNet's 35-symbol vocabulary as the installed fcd defines it (an fcd internal), or
+    ``None`` when this fcd release lays its internals out differently."""
+    try:
+        from fcd import utils
+
+        vocab = list(utils.__dict__["__vocab"])
+        return vocab if callable(utils.tokenize) and "X" in vocab else None
+    except (ImportError, KeyError, AttributeError, TypeError):
+        return None
+
+
+def _chemnet_inputs(smiles: list[str], pad_len: int, vocab: list[str]) -> Any:
     """ChemNet's input for a batch, built as ``fcd.utils.SmilesDataset`` builds it (one-hot of
     ``smiles + "."`` over fcd's 35-symbol vocabulary, unknown symbols as ``X``, zero-padded to
     ``pad_len``, divided by 35) but vectorised: ``(B, 35, pad_len)`` float32."""
     import torch
     from fcd import utils
 
-    vocab = utils.__dict__["__vocab"]
     index = {t: i for i, t in enumerate(vocab)}
     unk = index["X"]
     rows, cols = [], []
@@ -218,11 +229,23 @@ def _fcd_moments(
             pad_len,
         )
     model = _chemnet().to(device)
-    act = np.empty((len(unique), 512), dtype=np.float32)
-    with torch.no_grad():
-        for i in range(0, len(unique), batch_size):
-            x = _chemnet_inputs(list(unique[i : i + batch_size]), pad_len).to(device)
-            act[i : i + len(x)] = model(x).cpu().numpy()  # (b, 512)
+    vocab = _fcd_vocab()
+    if vocab is None:  # another fcd layout: its own (slower) loader
+        import warnings
+
+        import fcd
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            act = fcd.get_predictions(
+                model, list(unique), batch_size=batch_size, n_jobs=0, device=device
+            )
+    else:
+        act = np.empty((len(unique), 512), dtype=np.float32)
+        with torch.no_grad():
+            for i in range(0, len(unique), batch_size):
+                x = _chemnet_inputs(list(unique[i : i + batch_size]), pad_len, vocab).to(device)
+                act[i : i + len(x)] = model(x).cpu().numpy()  # (b, 512)
     mu = (counts @ act.astype(np.float64)) / counts.sum()
     return mu, np.cov(act.T, fweights=counts)
 

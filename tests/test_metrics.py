@@ -176,3 +176,11 @@ def test_frechet_equals_the_fcd_package():
         want = fcd.calculate_frechet_distance(*args)
     assert metrics._frechet(*args) == pytest.approx(want, rel=1e-12)
     assert metrics._frechet(args[0], args[1], args[0], args[1]) == pytest.approx(0.0, abs=1e-6)
+
+
+def test_chemnet_moments_fall_back_to_fcd_loader(moses_sample, monkeypatch):
+    smiles = moses_sample[:60]
+    fast = metrics._fcd_moments(smiles, "cpu")
+    monkeypatch.setattr(metrics, "_fcd_vocab", lambda: None)  # an fcd release with other internals
+    slow = metrics._fcd_moments(smiles, "cpu")
+    assert np.abs(fast[0] - slow[0]).max() < 1e-5 and np.abs(fast[1] - slow[1]).max() < 1e-6
