@@ -33,6 +33,9 @@ _LAZY = {
     "fit": "molvae.train",
     "SelfiesTokenizer": "molvae.tokenizers",
     "SmilesTokenizer": "molvae.tokenizers",
+    "SmilesCharTokenizer": "molvae.tokenizers",
+    "Tokenizer": "molvae.tokenizers",
+    "TOKENIZERS": "molvae.tokenizers",
     "Vocabulary": "molvae.tokenizers",
     "build_tokenizer": "molvae.tokenizers",
     "tokenizer_from_dict": "molvae.tokenizers",
@@ -46,6 +49,7 @@ from molvae.exceptions import (  # noqa: E402
     TokenizerError,
     TrainingError,
 )
+from molvae.version import __version__  # noqa: E402
 
 if TYPE_CHECKING:  # pragma: no cover
     from molvae import datasets
@@ -56,8 +60,11 @@ if TYPE_CHECKING:  # pragma: no cover
     from molvae.metrics import evaluate
     from molvae.model import MolVAE
     from molvae.tokenizers import (
+        TOKENIZERS,
         SelfiesTokenizer,
+        SmilesCharTokenizer,
         SmilesTokenizer,
+        Tokenizer,
         Vocabulary,
         build_tokenizer,
         tokenizer_from_dict,
@@ -80,8 +87,6 @@ def __dir__() -> list[str]:
     return sorted(__all__)
 
 
-__version__ = "0.1.0"
-
 __all__ = [
     "CheckpointError",
     "ConfigError",
@@ -94,7 +99,10 @@ __all__ = [
     "PrepareReport",
     "PreparedData",
     "SelfiesTokenizer",
+    "SmilesCharTokenizer",
     "SmilesTokenizer",
+    "TOKENIZERS",
+    "Tokenizer",
     "TokenizerError",
     "TrainConfig",
     "TrainingError",

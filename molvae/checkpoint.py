@@ -20,10 +20,10 @@ from __future__ import annotations
 
 import datetime as _dt
 import hashlib
+import logging
 import os
 import pickle
 import platform
-import tempfile
 import zipfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -33,7 +33,11 @@ import torch
 
 from molvae.config import ModelConfig
 from molvae.exceptions import CheckpointError, ConfigError, TokenizerError
-from molvae.tokenizers import SelfiesTokenizer, SmilesTokenizer, tokenizer_from_dict
+from molvae.files import atomic_write
+from molvae.tokenizers import Tokenizer, tokenizer_from_dict
+from molvae.version import __version__
+
+logger = logging.getLogger(__name__)
 
 FORMAT = "molvae-checkpoint"
 FORMAT_VERSION = 1
@@ -44,7 +48,7 @@ class Checkpoint:
     """A loaded checkpoint: the rebuilt model config and tokenizer, and the raw parts."""
 
     model_config: ModelConfig
-    tokenizer: SmilesTokenizer | SelfiesTokenizer
+    tokenizer: Tokenizer
     state_dict: dict[str, torch.Tensor]
     train_config: dict[str, Any] | None
     train_state: dict[str, Any] | None
@@ -84,8 +88,6 @@ def environment() -> dict[str, str]:
     import rdkit
     import selfies
 
-    from molvae import __version__
-
     return {
         "molvae": __version__,
         "torch": str(torch.__version__),
@@ -98,14 +100,12 @@ def environment() -> dict[str, str]:
 def save(
     path: str | os.PathLike,
     model: torch.nn.Module,
-    tokenizer: SmilesTokenizer | SelfiesTokenizer,
+    tokenizer: Tokenizer,
     train_config: dict[str, Any] | None = None,
     train_state: dict[str, Any] | None = None,
     metadata: dict[str, Any] | None = None,
 ) -> Path:
     """Write a checkpoint atomically (temp file in the same folder, then rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     payload = {
         "format": FORMAT,
@@ -122,17 +122,9 @@ def save(
             **(metadata or {}),
         },
     }
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(payload, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    with atomic_write(path, "wb") as f:
+        torch.save(payload, f)
+    return Path(path)
 
 
 def load(path: str | os.PathLike) -> Checkpoint:
@@ -199,12 +191,20 @@ def load(path: str | os.PathLike) -> Checkpoint:
 
 
 def resolve(model: str | os.PathLike) -> Path:
-    """A checkpoint file, or a run directory's ``best.pt`` (else ``last.pt``)."""
+    """A checkpoint file, or a run directory's ``best.pt``.
+
+    A run directory without ``best.pt`` (a run that has not finished an epoch that improved, or
+    whose ``best.pt`` was lost) resolves to its ``last.pt`` with a warning naming it, never silently.
+    """
     p = Path(model)
     if p.is_dir():
-        for name in ("best.pt", "last.pt"):
-            if (p / name).is_file():
-                return p / name
+        if (p / "best.pt").is_file():
+            return p / "best.pt"
+        if (p / "last.pt").is_file():
+            logger.warning(
+                "%s holds no best.pt; loading %s (the latest state, not the best)", p, p / "last.pt"
+            )
+            return p / "last.pt"
         raise CheckpointError(f"{p}: run directory holds no best.pt or last.pt")
     if not p.exists():
         raise CheckpointError(f"{p}: no such checkpoint file or run directory")

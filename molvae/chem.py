@@ -30,8 +30,10 @@ from rdkit.Chem import (
     rdMolDescriptors,
 )
 
+from molvae import reasons
+
 # A molecule larger than this (heavy atoms), or a SMILES longer than MAX_SMILES_CHARS, is reported
-# as "too large" instead of being scored: ring perception and SA scoring of huge inputs can take
+# as "too_large" instead of being scored: ring perception and SA scoring of huge inputs can take
 # seconds each, and generated sets are drug-sized.
 MAX_HEAVY_ATOMS = 500
 MAX_SMILES_CHARS = 5000
@@ -47,9 +49,23 @@ _DATA = Path(__file__).resolve().parent / "_chemdata"
 MOSES_ALLOWED_ATOMS = frozenset({"C", "N", "S", "O", "F", "Cl", "Br", "H"})
 
 
+def smiles_list(values: Any) -> list[Any]:
+    """A batch input as a list: one string is one molecule (never split into its characters);
+    a Series, array or any iterable gives its items."""
+    if isinstance(values, str):
+        return [values]
+    if hasattr(values, "tolist"):
+        return list(values.tolist())
+    return list(values)
+
+
 def to_mol(smiles: Any) -> Chem.Mol | None:
-    """Parse SMILES into an RDKit molecule; ``None`` for anything RDKit rejects (logs muted)."""
-    if not isinstance(smiles, str) or not smiles.strip():
+    """Parse SMILES into an RDKit molecule; ``None`` for anything RDKit rejects (logs muted).
+
+    Strings over ``MAX_SMILES_CHARS`` characters are refused unparsed: RDKit writes very long
+    chains recursively and crashes the process (a 50,000-atom chain segfaults ``MolToSmiles``).
+    """
+    if not isinstance(smiles, str) or not smiles.strip() or len(smiles) > MAX_SMILES_CHARS:
         return None
     with rdBase.BlockLogs():
         try:
@@ -69,12 +85,13 @@ def canonical(smiles: Any, largest_fragment: bool = False) -> str | None:
     if mol is None:
         return None
     if largest_fragment:
-        mol = _largest_fragment(mol)
+        mol = keep_largest_fragment(mol)
     with rdBase.BlockLogs():
         return Chem.MolToSmiles(mol)
 
 
-def _largest_fragment(mol: Chem.Mol) -> Chem.Mol:
+def keep_largest_fragment(mol: Chem.Mol) -> Chem.Mol:
+    """The fragment with the most heavy atoms (the molecule itself when it has one fragment)."""
     frags = Chem.GetMolFrags(mol, asMols=True, sanitizeFrags=False)
     if len(frags) <= 1:
         return mol
@@ -84,9 +101,9 @@ def _largest_fragment(mol: Chem.Mol) -> Chem.Mol:
 def validity_reason(smiles: Any, allow_fragments: bool = True) -> str | None:
     """Why ``smiles`` is not a valid molecule, or ``None`` when it is.
 
-    Reasons: ``"not a string"``, ``"empty"``, ``"too large"`` (over ``MAX_SMILES_CHARS``
-    characters), ``"unparseable"`` (syntax or sanitization), ``"multiple fragments"`` (only when
-    ``allow_fragments`` is False).
+    Reasons (``molvae.reasons``): ``not_a_string``, ``empty``, ``too_large`` (over
+    ``MAX_SMILES_CHARS`` characters or ``MAX_HEAVY_ATOMS`` heavy atoms), ``unparseable`` (syntax or
+    sanitization), ``multiple_fragments`` (only when ``allow_fragments`` is False).
     """
     return parse(smiles, allow_fragments)[1]
 
@@ -94,18 +111,18 @@ def validity_reason(smiles: Any, allow_fragments: bool = True) -> str | None:
 def parse(smiles: Any, allow_fragments: bool = True) -> tuple[Chem.Mol | None, str | None]:
     """``(mol, None)`` for a valid molecule, else ``(None, reason)`` (see :func:`validity_reason`)."""
     if not isinstance(smiles, str):
-        return None, "not a string"
+        return None, reasons.NOT_A_STRING
     if not smiles.strip():
-        return None, "empty"
+        return None, reasons.EMPTY
     if len(smiles) > MAX_SMILES_CHARS:
-        return None, "too large"
+        return None, reasons.TOO_LARGE
     mol = to_mol(smiles)
     if mol is None:
-        return None, "unparseable"
+        return None, reasons.UNPARSEABLE
     if not allow_fragments and len(Chem.GetMolFrags(mol)) > 1:
-        return None, "multiple fragments"
+        return None, reasons.MULTIPLE_FRAGMENTS
     if mol.GetNumHeavyAtoms() > MAX_HEAVY_ATOMS:
-        return None, "too large"
+        return None, reasons.TOO_LARGE
     return mol, None
 
 
@@ -404,7 +421,7 @@ def _score_chunk(args: tuple[list[Any], tuple[str, ...]]) -> list[tuple[Any, ...
                 row = _property_values(mol, names)
             except Exception as err:  # a property RDKit cannot compute for this molecule
                 out.append(
-                    (False, f"property error: {type(err).__name__}", None, *([None] * len(names)))
+                    (False, f"property_error: {type(err).__name__}", None, *([None] * len(names)))
                 )
                 continue
             out.append((True, None, Chem.MolToSmiles(mol), *row))
@@ -422,7 +439,8 @@ def score(
     """Score molecules: one column per property, NaN and a ``reason`` for invalid rows.
 
     Args:
-        molecules: SMILES (list, Series) or a DataFrame holding ``column``.
+        molecules: SMILES (list, Series; one string is one molecule) or a DataFrame holding
+            ``column``.
         properties: names from ``molvae.chem.PROPERTIES`` (or a comma-separated string);
             default ``DEFAULT_PROPERTIES``.
         column: SMILES column of a DataFrame input.
@@ -442,7 +460,7 @@ def score(
     import numpy as np
     import pandas as pd
 
-    from molvae._parallel import chunked, map_chunks
+    from molvae.parallel import chunked, map_chunks
 
     if isinstance(properties, str):
         properties = [p.strip() for p in properties.split(",") if p.strip()]
@@ -454,7 +472,7 @@ def score(
         frame = molecules.reset_index(drop=True).copy()
         values = frame[column].tolist()
     else:
-        values = list(molecules.tolist() if hasattr(molecules, "tolist") else molecules)
+        values = smiles_list(molecules)
         frame = pd.DataFrame({"smiles": pd.Series(values, dtype=object)})
     if progress is None:
         progress = len(values) > 10_000

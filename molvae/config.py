@@ -14,6 +14,7 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+import math
 import sys
 import typing
 from dataclasses import asdict, dataclass, fields
@@ -21,6 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from molvae.exceptions import ConfigError
+from molvae.losses import KL_SCHEDULES
+from molvae.tokenizers import KINDS
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -28,36 +31,38 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 
+def _field(
+    default: Any,
+    *,
+    ge: float | None = None,
+    gt: float | None = None,
+    lt: float | None = None,
+    choices: Any = None,
+) -> Any:
+    """A dataclass field with its bounds or choices declared beside it (checked by ``_validate``)."""
+    return dataclasses.field(
+        default=default, metadata={"ge": ge, "gt": gt, "lt": lt, "choices": choices}
+    )
+
+
 @dataclass
 class ModelConfig:
     """Shape of the GRU VAE. ``vocab_size`` is set from the tokenizer when training starts."""
 
-    vocab_size: int = 0
-    embedding_dim: int = 64
-    encoder_hidden_dim: int = 256
-    encoder_layers: int = 1
+    vocab_size: int = _field(0, ge=0)
+    embedding_dim: int = _field(64, ge=1)
+    encoder_hidden_dim: int = _field(256, ge=1)
+    encoder_layers: int = _field(1, ge=1)
     encoder_bidirectional: bool = True
-    latent_dim: int = 128
-    decoder_hidden_dim: int = 512
-    decoder_layers: int = 3
-    dropout: float = 0.0  # between stacked GRU layers
-    word_dropout: float = 0.0  # probability of replacing a teacher-forced input token by <unk>
+    latent_dim: int = _field(128, ge=1)
+    decoder_hidden_dim: int = _field(512, ge=1)
+    decoder_layers: int = _field(3, ge=1)
+    dropout: float = _field(0.0, ge=0.0, lt=1.0)  # between stacked GRU layers
+    # probability of replacing a teacher-forced input token by <unk>
+    word_dropout: float = _field(0.0, ge=0.0, lt=1.0)
 
     def __post_init__(self) -> None:
-        _check_types(self)
-        for name in (
-            "embedding_dim",
-            "encoder_hidden_dim",
-            "encoder_layers",
-            "latent_dim",
-            "decoder_hidden_dim",
-            "decoder_layers",
-        ):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"model.{name} must be >= 1, got {getattr(self, name)}")
-        for name in ("dropout", "word_dropout"):
-            if not 0.0 <= getattr(self, name) < 1.0:
-                raise ConfigError(f"model.{name} must be in [0, 1), got {getattr(self, name)}")
+        _validate(self, "model")
 
 
 @dataclass
@@ -66,86 +71,64 @@ class TrainConfig:
 
     data: str = ""  # file path, or a bundled dataset such as "moses:train"
     column: str = ""  # CSV column; "" = the first column named like smiles
-    tokenizer: str = "smiles"  # smiles | smiles-char | selfies
-    max_len: int = 100  # longest molecule kept, in tokens
-    limit: int = 0  # train on a seeded random sample of N molecules of the data (0 = all)
-    epochs: int = 10
-    max_steps: int = 0
-    time_limit_minutes: float = 0.0
-    batch_size: int = 256
-    lr: float = 1e-3
-    min_lr_ratio: float = 0.05  # cosine decay ends at lr * min_lr_ratio
-    warmup_steps: int = 200
-    weight_decay: float = 0.0
-    grad_clip: float = 50.0
-    kl_schedule: str = "linear"  # constant | linear | cyclical | sigmoid
-    kl_weight: float = 1.0  # final beta
-    kl_start: float = 0.0  # beta at step 0 (linear, cyclical, sigmoid)
-    kl_warmup_steps: int = 2000  # ramp length (linear, sigmoid) or cycle length (cyclical)
-    free_bits: float = 0.0  # nats per latent dimension below which KL is not penalised
-    val_fraction: float = 0.02
-    val_max: int = 2000  # at most this many validation molecules
-    recon_eval: int = 500  # validation molecules greedily decoded for exact-match accuracy
-    prior_eval: int = 500  # prior samples drawn per epoch to measure validity
-    patience: int = 0  # early stopping after this many epochs without improvement
+    tokenizer: str = _field("smiles", choices=KINDS)
+    max_len: int = _field(100, ge=1)  # longest molecule kept, in tokens
+    limit: int = _field(0, ge=0)  # train on a seeded random sample of N molecules (0 = all)
+    epochs: int = _field(10, ge=1)
+    max_steps: int = _field(0, ge=0)
+    time_limit_minutes: float = _field(0.0, ge=0.0)
+    batch_size: int = _field(256, ge=1)
+    lr: float = _field(1e-3, gt=0.0)
+    min_lr_ratio: float = _field(0.05, ge=0.0)  # cosine decay ends at lr * min_lr_ratio
+    warmup_steps: int = _field(200, ge=0)
+    weight_decay: float = _field(0.0, ge=0.0)
+    grad_clip: float = _field(50.0, ge=0.0)  # 0 = no clipping
+    kl_schedule: str = _field("linear", choices=KL_SCHEDULES)
+    kl_weight: float = _field(1.0, ge=0.0)  # final beta
+    kl_start: float = _field(0.0, ge=0.0)  # beta at step 0 (linear, cyclical, sigmoid)
+    kl_warmup_steps: int = _field(2000, ge=0)  # ramp (linear, sigmoid) or cycle (cyclical) length
+    free_bits: float = _field(0.0, ge=0.0)  # nats per latent dim below which KL is not penalised
+    val_fraction: float = _field(0.02, gt=0.0, lt=1.0)
+    val_max: int = _field(2000, ge=1)  # at most this many validation molecules
+    recon_eval: int = _field(500, ge=0)  # validation molecules decoded for exact reconstruction
+    prior_eval: int = _field(500, ge=0)  # prior samples drawn per epoch to measure validity
+    patience: int = _field(0, ge=0)  # early stopping after this many epochs without improvement
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda | cuda:N | mps
-    amp: str = "auto"  # auto (bf16 on CUDA) | bf16 | none
-    num_workers: int = 0  # processes for cold data preparation (0 = all cores)
+    amp: str = _field("auto", choices=("auto", "bf16", "none"))  # auto = bf16 on CUDA
+    num_workers: int = _field(0, ge=0)  # processes for cold data preparation (0 = all cores)
 
     def __post_init__(self) -> None:
-        _check_types(self)
-        if self.tokenizer not in ("smiles", "smiles-char", "selfies"):
-            raise ConfigError(
-                f"train.tokenizer must be smiles, smiles-char or selfies, got {self.tokenizer!r}"
-            )
-        if self.kl_schedule not in ("constant", "linear", "cyclical", "sigmoid"):
-            raise ConfigError(
-                f"train.kl_schedule must be constant, linear, cyclical or sigmoid, got {self.kl_schedule!r}"
-            )
-        if self.amp not in ("auto", "bf16", "none"):
-            raise ConfigError(f"train.amp must be auto, bf16 or none, got {self.amp!r}")
-        for name in ("epochs", "batch_size", "max_len"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"train.{name} must be >= 1, got {getattr(self, name)}")
-        if self.lr <= 0:
-            raise ConfigError(f"train.lr must be > 0, got {self.lr}")
-        if not 0.0 < self.val_fraction < 1.0:
-            raise ConfigError(f"train.val_fraction must be in (0, 1), got {self.val_fraction}")
-        for name in (
-            "max_steps",
-            "time_limit_minutes",
-            "patience",
-            "warmup_steps",
-            "kl_warmup_steps",
-            "free_bits",
-            "kl_weight",
-            "kl_start",
-            "limit",
-            "weight_decay",
-            "grad_clip",
-        ):
-            if getattr(self, name) < 0:
-                raise ConfigError(f"train.{name} must be >= 0, got {getattr(self, name)}")
+        _validate(self, "train")
 
 
-def _check_types(cfg: Any) -> None:
+def _validate(cfg: Any, section: str) -> None:
+    """Types, then each field's declared bounds and choices; NaN and infinity are never valid."""
     hints = typing.get_type_hints(type(cfg))
     for f in fields(cfg):
         value, expected = getattr(cfg, f.name), hints[f.name]
-        section = "model" if isinstance(cfg, ModelConfig) else "train"
         if expected is float and isinstance(value, int) and not isinstance(value, bool):
-            setattr(cfg, f.name, float(value))
-            continue
-        if (
-            expected is bool
-            and not isinstance(value, bool)
-            or expected is not bool
-            and (isinstance(value, bool) or not isinstance(value, expected))
-        ):
+            value = float(value)
+            setattr(cfg, f.name, value)
+        if (expected is bool) != isinstance(value, bool) or not isinstance(value, expected):
             raise ConfigError(
                 f"{section}.{f.name} must be {expected.__name__}, got {type(value).__name__} {value!r}"
             )
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ConfigError(f"{section}.{f.name} must be a finite number, got {value!r}")
+        rules = f.metadata
+        if rules.get("choices") is not None and value not in rules["choices"]:
+            raise ConfigError(
+                f"{section}.{f.name} must be one of {list(rules['choices'])}, got {value!r}"
+            )
+        for rule, ok, words in (
+            ("ge", lambda v, b: v >= b, ">="),
+            ("gt", lambda v, b: v > b, ">"),
+            ("lt", lambda v, b: v < b, "<"),
+        ):
+            bound = rules.get(rule)
+            if bound is not None and not ok(value, bound):
+                raise ConfigError(f"{section}.{f.name} must be {words} {bound}, got {value!r}")
 
 
 def _build(cls: type, values: dict[str, Any], section: str) -> Any:
@@ -231,8 +214,3 @@ def to_toml(model: ModelConfig, train: TrainConfig) -> str:
 
 def _escape(s: str) -> str:
     return s.replace("\\", "\\\\").replace('"', '\\"')
-
-
-def replace(cfg: Any, **changes: Any) -> Any:
-    """``dataclasses.replace`` that re-runs validation."""
-    return dataclasses.replace(cfg, **changes)

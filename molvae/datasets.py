@@ -12,8 +12,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import shutil
-import tempfile
 import urllib.request
 from pathlib import Path
 
@@ -21,6 +19,7 @@ import pandas as pd
 
 from molvae.data import cache_dir, read_smiles
 from molvae.exceptions import DataError
+from molvae.files import atomic_write
 
 logger = logging.getLogger(__name__)
 
@@ -62,6 +61,26 @@ def path(name: str, split: str = "train") -> Path:
     return data_root() / "moses" / MOSES_SPLITS[split][0]
 
 
+def resolve(spec: str | os.PathLike) -> Path:
+    """A data spec as a file path: ``"moses:train"`` (``name:split``) names a bundled file;
+    anything else (an existing file that happens to contain a colon included) is a path.
+
+    Raises:
+        DataError: an unknown dataset or split (the message lists the known ones).
+    """
+    text = str(spec)
+    if ":" in text and not Path(text).exists():
+        name, split = text.split(":", 1)
+        if name in NAMES:
+            return path(name, split)
+        if len(name) > 1:  # not a Windows drive letter such as C:
+            raise DataError(
+                f"unknown dataset {name!r} in {text!r}; bundled: moses:train, moses:test, "
+                "moses:test_scaffolds (or give a file path)"
+            )
+    return Path(text)
+
+
 def load(name: str, split: str = "train") -> pd.DataFrame:
     """Load a named dataset as a DataFrame with a ``smiles`` column.
 
@@ -86,22 +105,19 @@ def load_file(file: str | os.PathLike, column: str | None = None) -> pd.DataFram
 
 def download(url: str, dest: Path, sha256: str | None = None, timeout: float = 60.0) -> Path:
     """Download ``url`` to ``dest`` atomically (temp file + rename), checking ``sha256`` if given."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, suffix=".part")
     h = hashlib.sha256()
     try:
         logger.info("downloading %s -> %s", url, dest)
-        with urllib.request.urlopen(url, timeout=timeout) as resp, os.fdopen(fd, "wb") as out:
+        with urllib.request.urlopen(url, timeout=timeout) as resp, atomic_write(dest, "wb") as out:
             while block := resp.read(1 << 20):
                 h.update(block)
                 out.write(block)
-        if sha256 is not None and h.hexdigest() != sha256:
-            raise DataError(f"{url}: checksum mismatch (got {h.hexdigest()}, expected {sha256})")
-        shutil.move(tmp, dest)
+            if sha256 is not None and h.hexdigest() != sha256:
+                raise DataError(
+                    f"{url}: checksum mismatch (got {h.hexdigest()}, expected {sha256})"
+                )
     except OSError as err:  # URLError is an OSError
         raise DataError(f"cannot download {url}: {err}") from err
-    finally:
-        Path(tmp).unlink(missing_ok=True)
     return dest
 
 

@@ -1,5 +1,6 @@
-"""Pure tensor operations on latent points: prior samples, linear and spherical interpolation,
-perturbations around a point.
+"""Walking the latent space: linear and spherical interpolation, perturbations around a point
+(pure tensor operations), and the two walks a Generator offers, :func:`interpolate` and
+:func:`neighbors`.
 
 Example:
     >>> import torch
@@ -10,7 +11,17 @@ Example:
 
 from __future__ import annotations
 
+import logging
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
 import torch
+
+if TYPE_CHECKING:  # pragma: no cover
+    from molvae.generator import Generator
+
+logger = logging.getLogger(__name__)
 
 
 def interpolation_times(steps: int) -> torch.Tensor:
@@ -63,8 +74,127 @@ def perturb(
     return z[None, :] + radius * eps
 
 
-def sample_prior(
-    n: int, dim: int, generator: torch.Generator | None = None, device: str | torch.device = "cpu"
-) -> torch.Tensor:
-    """``n`` draws from the standard normal prior: ``(n, dim)``."""
-    return torch.randn(n, dim, generator=generator, device=device)
+def interpolate(
+    gen: Generator,
+    a: str,
+    b: str,
+    steps: int = 10,
+    method: str = "linear",
+    decode: str = "greedy",
+    drop_duplicates: bool = False,
+    seed: int | None = 0,
+) -> pd.DataFrame:
+    """Decode ``steps`` points on the path between the encodings (mu) of ``a`` and ``b``.
+
+    Args:
+        gen: the model.
+        a, b: the endpoints (SMILES).
+        method: ``"linear"`` (:func:`lerp`) or ``"slerp"`` (:func:`slerp`).
+        decode: ``"greedy"`` or ``"multinomial"``.
+        drop_duplicates: remove consecutive repeats of the same molecule.
+
+    Returns:
+        DataFrame with ``step``, ``t``, ``smiles``, ``valid``, ``sim_a`` and ``sim_b`` (Tanimoto to
+        the endpoints).
+
+    Raises:
+        ValueError: ``steps < 2`` or an unknown method; TokenizerError: an endpoint the model
+            cannot encode (the message names the reason or token).
+    """
+    from molvae.chem import fingerprint, tanimoto
+
+    if method not in ("linear", "slerp"):
+        raise ValueError(f"method must be 'linear' or 'slerp', got {method!r}")
+    times = interpolation_times(steps)  # validates steps
+    za, zb = gen.encode(a), gen.encode(b)  # (1, Z) each; raise for a bad endpoint
+    path = (slerp if method == "slerp" else lerp)(
+        torch.from_numpy(za[0]), torch.from_numpy(zb[0]), steps
+    )
+    dec = gen.decode(path.numpy(), method=decode, seed=seed)
+    fa, fb = fingerprint(a), fingerprint(b)
+    smiles = [c if isinstance(c, str) else s for c, s in zip(dec.canonical, dec.smiles)]
+    valid = dec.valid.to_numpy()
+    out = pd.DataFrame(
+        {
+            "step": np.arange(steps),
+            "t": times.numpy(),
+            "smiles": smiles,
+            "valid": valid,
+            "sim_a": [tanimoto(fa, s) if v else np.nan for s, v in zip(smiles, valid)],
+            "sim_b": [tanimoto(fb, s) if v else np.nan for s, v in zip(smiles, valid)],
+        }
+    )
+    if drop_duplicates:
+        out = out[out.smiles.ne(out.smiles.shift())].reset_index(drop=True)
+    return out
+
+
+def neighbors(
+    gen: Generator,
+    smiles: str,
+    n: int = 50,
+    radius: float = 0.5,
+    max_draws: int | None = None,
+    batch_size: int = 500,
+    seed: int | None = 0,
+) -> pd.DataFrame:
+    """Unique valid molecules decoded (greedily) from random perturbations of the encoding of
+    ``smiles``, ranked by Tanimoto similarity to it.
+
+    Draws ``z = mu + radius * eps`` in batches until ``n`` unique valid molecules other than the
+    query are found or ``max_draws`` (default ``50 * n``) is spent; ``df.attrs`` records the draws
+    used and whether the budget ran out (also logged).
+
+    Returns:
+        DataFrame with ``smiles``, ``tanimoto``, ``distance`` (latent distance to the query's mu)
+        and ``draws`` (how many draws decoded to this molecule), sorted by ``tanimoto``.
+
+    Raises:
+        ValueError: ``n <= 0`` or ``radius <= 0``; TokenizerError: a query the model cannot encode.
+    """
+    from molvae.chem import canonical, fingerprint, tanimoto
+    from molvae.generator import torch_generator
+
+    if isinstance(n, bool) or not isinstance(n, int) or n <= 0:
+        raise ValueError(f"n must be a positive integer, got {n!r}")
+    if not (np.isfinite(radius) and radius > 0):
+        raise ValueError(f"radius must be a finite number > 0, got {radius!r}")
+    max_draws = max_draws or 50 * n
+    mu = torch.from_numpy(gen.encode(smiles)[0])  # (Z,); raises for a bad query
+    query = canonical(smiles)
+    fq = fingerprint(query)
+    rng = torch_generator(seed)
+    found: dict[str, list[float]] = {}
+    draws = 0
+    while len(found) < n and draws < max_draws:
+        b = min(batch_size, max_draws - draws)
+        z = perturb(mu, b, radius, generator=rng)  # (b, Z)
+        dec = gen.decode(z.numpy(), method="greedy")
+        dist = (z - mu[None]).norm(dim=1).numpy()
+        for c, d in zip(dec.canonical, dist):
+            if isinstance(c, str) and c != query:
+                found.setdefault(c, []).append(float(d))
+        draws += b
+    exhausted = len(found) < n
+    if exhausted:
+        logger.warning(
+            "neighbors: found %d of %d unique valid molecules in %d draws (budget spent)",
+            len(found),
+            n,
+            draws,
+        )
+    df = pd.DataFrame(
+        {
+            "smiles": list(found),
+            "tanimoto": [tanimoto(fq, s) for s in found],
+            "distance": [min(d) for d in found.values()],
+            "draws": [len(d) for d in found.values()],
+        }
+    )
+    df = (
+        df.sort_values(["tanimoto", "distance"], ascending=[False, True])
+        .head(n)
+        .reset_index(drop=True)
+    )
+    df.attrs.update({"draws": draws, "budget": max_draws, "exhausted": exhausted})
+    return df

@@ -14,6 +14,11 @@ import torch.nn.functional as F
 
 from molvae.tokenizers import PAD
 
+KL_SCHEDULES = ("constant", "linear", "cyclical", "sigmoid")
+ACTIVE_UNIT_VARIANCE = (
+    0.01  # a latent unit is active when Var_x(E[z|x]) exceeds this (Burda et al.)
+)
+
 
 def reconstruction_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     """Cross-entropy summed over tokens, averaged over molecules.
@@ -26,10 +31,23 @@ def reconstruction_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Te
     return ce / targets.shape[0]
 
 
-def kl_per_dim(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
-    """``KL(q(z|x) || N(0, I))`` per latent dimension averaged over the batch: ``(Z,)`` in nats."""
+def kl_elements(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """``KL(q(z|x) || N(0, I))`` of each molecule and latent dimension: ``(B, Z)`` in nats.
+
+    The one KL formula of the package; the functions below reduce it.
+    """
     mu, logvar = mu.float(), logvar.float()
-    return 0.5 * (logvar.exp() + mu.pow(2) - 1.0 - logvar).mean(dim=0)
+    return 0.5 * (logvar.exp() + mu.pow(2) - 1.0 - logvar)
+
+
+def kl_per_dim(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """KL per latent dimension averaged over the batch: ``(Z,)`` in nats."""
+    return kl_elements(mu, logvar).mean(dim=0)
+
+
+def kl_per_molecule(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """KL of each molecule summed over latent dimensions: ``(B,)`` in nats."""
+    return kl_elements(mu, logvar).sum(dim=1)
 
 
 def kl_loss(
@@ -58,6 +76,8 @@ def kl_weight(
       and holds ``weight`` for the second half (Fu et al. 2019).
     * ``sigmoid``: logistic rise centred at ``warmup_steps / 2`` reaching ~``weight`` at ``warmup_steps``.
     """
+    if schedule not in KL_SCHEDULES:
+        raise ValueError(f"unknown kl schedule {schedule!r}; schedules: {list(KL_SCHEDULES)}")
     if schedule == "constant" or warmup_steps <= 0:
         return weight
     if schedule == "linear":
@@ -68,7 +88,7 @@ def kl_weight(
     if schedule == "sigmoid":
         x = 12.0 * (step / warmup_steps - 0.5)
         return start + (weight - start) / (1.0 + math.exp(-x))
-    raise ValueError(f"unknown kl schedule {schedule!r}")
+    raise ValueError(f"unknown kl schedule {schedule!r}; schedules: {list(KL_SCHEDULES)}")
 
 
 def token_accuracy(logits: torch.Tensor, targets: torch.Tensor) -> tuple[int, int]:
@@ -76,3 +96,19 @@ def token_accuracy(logits: torch.Tensor, targets: torch.Tensor) -> tuple[int, in
     mask = targets != PAD
     correct = (logits.argmax(dim=-1) == targets) & mask
     return int(correct.sum()), int(mask.sum())
+
+
+def active_units(mu: torch.Tensor) -> int:
+    """Latent units whose posterior mean varies across molecules: ``Var(mu[:, j]) > 0.01``.
+
+    Args:
+        mu: ``(N, Z)`` posterior means of N molecules (N >= 2, else 0).
+    """
+    if mu.shape[0] < 2:
+        return 0
+    return int((mu.float().var(dim=0) > ACTIVE_UNIT_VARIANCE).sum())
+
+
+def collapsed(kl: float, n_active: int, latent_dim: int) -> bool:
+    """Posterior collapse: under half a nat of KL per molecule, or fewer than 10% active units."""
+    return kl < 0.5 or n_active < 0.1 * latent_dim

@@ -111,11 +111,12 @@ class MolVAE(nn.Module):
         return mu + torch.exp(0.5 * logvar) * eps  # (B, Z)
 
     def forward(
-        self, ids: torch.Tensor, lengths: torch.Tensor
+        self, ids: torch.Tensor, lengths: torch.Tensor, generator: torch.Generator | None = None
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Teacher-forced pass: ``ids (B, T)`` -> ``logits (B, T-1, V)`` predicting ``ids[:, 1:]``, ``mu``, ``logvar``."""
+        """Teacher-forced pass: ``ids (B, T)`` -> ``logits (B, T-1, V)`` predicting ``ids[:, 1:]``,
+        ``mu``, ``logvar``. ``generator`` draws z (default: the global RNG)."""
         mu, logvar = self.encode_params(ids, lengths)  # (B, Z) each
-        z = self.reparameterize(mu, logvar)
+        z = self.reparameterize(mu, logvar, generator=generator)
         inputs = ids[:, :-1]  # (B, T-1): <bos> x_1 ... x_{T-2}
         if self.training and self.cfg.word_dropout > 0:
             drop = torch.rand(inputs.shape, device=inputs.device) < self.cfg.word_dropout

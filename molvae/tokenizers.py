@@ -1,18 +1,22 @@
 """Exact, reversible tokenizers for SMILES and SELFIES.
 
-Three tokenizers share one interface (``encode``/``decode``/``encode_batch``/``to_dict``):
+Three tokenizers share one interface, the public :class:`Tokenizer` base class
+(``encode``/``decode``/``encode_batch``/``build``/``to_dict``), and one registry, ``TOKENIZERS``,
+maps each kind to its class; configs, the CLI's choices, ``prepare`` and ``from_dict`` all read it:
 
-* ``SmilesTokenizer(mode="regex")`` keeps multi-character atoms whole (``Cl``, ``Br``, bracket atoms
-  such as ``[nH]`` or ``[C@@H]``, two-digit ring closures ``%10``).
-* ``SmilesTokenizer(mode="char")`` uses one token per character (the classic character-level VAE).
-* ``SelfiesTokenizer`` uses SELFIES symbols; ``encode`` takes SMILES and ``decode`` returns SMILES.
+* ``"smiles"``: :class:`SmilesTokenizer` keeps multi-character atoms whole (``Cl``, ``Br``, bracket
+  atoms such as ``[nH]`` or ``[C@@H]``, two-digit ring closures ``%10``).
+* ``"smiles-char"``: :class:`SmilesCharTokenizer` uses one token per character (the classic
+  character-level VAE).
+* ``"selfies"``: :class:`SelfiesTokenizer` uses SELFIES symbols; ``encode`` takes SMILES and
+  ``decode`` returns SMILES.
 
 Token ids ``0..3`` are always ``<pad>``, ``<bos>``, ``<eos>``, ``<unk>``. A vocabulary is saved as
 plain data (``to_dict``) and restored with ``from_dict``; nothing is pickled.
 
 Example:
     >>> import molvae as mv
-    >>> tok = mv.SmilesTokenizer.build(["CCO", "c1ccccc1Cl"], mode="regex")
+    >>> tok = mv.SmilesTokenizer.build(["CCO", "c1ccccc1Cl"])
     >>> ids = tok.encode("CCCl")
     >>> tok.decode(ids)
     'CCCl'
@@ -36,7 +40,6 @@ logger = logging.getLogger(__name__)
 PAD, BOS, EOS, UNK = 0, 1, 2, 3
 SPECIAL_TOKENS = ("<pad>", "<bos>", "<eos>", "<unk>")
 FORMAT_VERSION = 1
-KINDS = ("smiles", "smiles-char", "selfies")
 
 # Regex mode: bracket atoms, two-letter organic atoms, two-digit ring closures, then single
 # characters. The final catch-all keeps the match exhaustive so that no character is ever skipped;
@@ -90,26 +93,34 @@ class BatchEncoding:
         ids: ``LongTensor (B, T)``, ``<bos> ... <eos>`` then ``<pad>``; one row per encoded input.
         lengths: ``LongTensor (B,)``, tokens per row including ``<bos>`` and ``<eos>``.
         rows: index in the input of each row of ``ids``.
-        errors: input index -> reason, for every input that could not be encoded.
+        errors: input index -> reason (``molvae.reasons``), for every input that could not be encoded.
+        details: input index -> message naming the offending token and its position.
     """
 
     ids: Any
     lengths: Any
     rows: list[int]
     errors: dict[int, str] = field(default_factory=dict)
+    details: dict[int, str] = field(default_factory=dict)
 
     @property
     def n_failed(self) -> int:
         return len(self.errors)
 
 
-class _Tokenizer:
-    """Behaviour shared by every tokenizer; subclasses define ``kind``, ``tokenize`` and ``detokenize``."""
+class Tokenizer:
+    """Behaviour shared by every tokenizer; subclasses define ``kind``, ``tokenize`` and
+    ``detokenize`` and are listed in ``TOKENIZERS``.
+
+    Args:
+        vocab: a :class:`Vocabulary`; usually made by :meth:`build` (default: empty, which only
+            tokenizes).
+    """
 
     kind: str = ""
 
-    def __init__(self, vocab: Vocabulary):
-        self.vocab = vocab
+    def __init__(self, vocab: Vocabulary | None = None):
+        self.vocab = vocab if vocab is not None else Vocabulary([])
 
     # -- subclass hooks ------------------------------------------------------------------------
     def tokenize(self, smiles: str) -> list[str]:  # pragma: no cover - abstract
@@ -133,7 +144,7 @@ class _Tokenizer:
         return f"{type(self).__name__}(kind={self.kind!r}, vocab_size={len(self.vocab)})"
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, _Tokenizer) and self.to_dict() == other.to_dict()
+        return isinstance(other, Tokenizer) and self.to_dict() == other.to_dict()
 
     @property
     def vocab_size(self) -> int:
@@ -201,26 +212,39 @@ class _Tokenizer:
 
     def encode_many(
         self, smiles: Sequence[Any], max_len: int | None = None
-    ) -> tuple[list[list[int] | None], dict[int, str]]:
-        """Encode a list without raising: ``(ids or None per row, {row: reason})``.
+    ) -> tuple[list[list[int] | None], dict[int, str], dict[int, str]]:
+        """Encode a list without raising.
 
-        ``max_len`` counts tokens without ``<bos>``/``<eos>``.
+        Returns:
+            ``(ids or None per row, {row: reason}, {row: message})``: reasons from
+            ``molvae.reasons`` (``untokenizable``, ``unknown_token``, ``too_long``), messages
+            naming the token and its position. ``max_len`` counts tokens without ``<bos>``/``<eos>``.
         """
+        from molvae import reasons
+
         out: list[list[int] | None] = []
         errors: dict[int, str] = {}
+        details: dict[int, str] = {}
+        stoi = self.vocab.stoi
         for k, s in enumerate(smiles):
+            ids = None
             try:
-                ids = self.encode(s)
+                tokens = self.tokenize(s)
             except TokenizerError as err:
-                out.append(None)
-                errors[k] = str(err).split("\n", 1)[0]
-                continue
-            if max_len is not None and len(ids) - 2 > max_len:
-                out.append(None)
-                errors[k] = f"too long: {len(ids) - 2} tokens > max_len {max_len}"
-                continue
+                errors[k], details[k] = reasons.UNTOKENIZABLE, str(err).split("\n", 1)[0]
+            else:
+                if any(t not in stoi for t in tokens):
+                    try:
+                        self.encode(s)
+                    except TokenizerError as err:  # the message names the token and position
+                        errors[k], details[k] = reasons.UNKNOWN_TOKEN, str(err).split("\n", 1)[0]
+                elif max_len is not None and len(tokens) > max_len:
+                    errors[k] = reasons.TOO_LONG
+                    details[k] = f"{len(tokens)} tokens > max_len {max_len}"
+                else:
+                    ids = [BOS, *(stoi[t] for t in tokens), EOS]
             out.append(ids)
-        return out, errors
+        return out, errors, details
 
     def encode_batch(self, smiles: Sequence[Any], max_len: int | None = None) -> BatchEncoding:
         """Encode a list into a padded ``LongTensor (B, T)``; bad rows are reported, never raised.
@@ -232,7 +256,7 @@ class _Tokenizer:
         """
         import torch
 
-        encoded, errors = self.encode_many(smiles, max_len=max_len)
+        encoded, errors, details = self.encode_many(smiles, max_len=max_len)
         rows = [k for k, ids in enumerate(encoded) if ids is not None]
         lengths = [len(encoded[k]) for k in rows]  # type: ignore[arg-type]
         width = max(lengths, default=0)
@@ -246,6 +270,7 @@ class _Tokenizer:
             lengths=torch.tensor(lengths, dtype=torch.long),
             rows=rows,
             errors=errors,
+            details=details,
         )
 
     # -- persistence -----------------------------------------------------------------------------
@@ -254,7 +279,7 @@ class _Tokenizer:
         return {"format_version": FORMAT_VERSION, "kind": self.kind, "tokens": self.vocab.tokens}
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> _Tokenizer:
+    def from_dict(cls, d: dict[str, Any]) -> Tokenizer:
         """Restore a tokenizer from ``to_dict`` output.
 
         Calling it on the base class (``mv.tokenizer_from_dict``) dispatches on ``d["kind"]``;
@@ -274,40 +299,62 @@ class _Tokenizer:
                 f"tokenizer format_version {version!r} is not supported by this molvae "
                 f"(supports 1..{FORMAT_VERSION}); upgrade molvae to read it"
             )
-        kind = d["kind"]
-        if kind not in KINDS:
-            raise TokenizerError(f"unknown tokenizer kind {kind!r}; known kinds: {list(KINDS)}")
+        target = tokenizer_class(d["kind"])
         tokens = d["tokens"]
         if not isinstance(tokens, list) or not all(isinstance(t, str) for t in tokens):
             raise TokenizerError("tokenizer 'tokens' must be a list of strings")
-        target = _class_for_kind(kind)
-        if cls is not _Tokenizer and cls is not target:
+        if cls is not Tokenizer and cls is not target:
             raise TokenizerError(
-                f"this vocabulary belongs to a {kind!r} tokenizer, not to {cls.__name__}"
+                f"this vocabulary belongs to a {d['kind']!r} tokenizer, not to {cls.__name__}"
             )
-        vocab = Vocabulary(tokens)
-        if target is SmilesTokenizer:
-            return SmilesTokenizer(mode="char" if kind == "smiles-char" else "regex", vocab=vocab)
-        return SelfiesTokenizer(vocab=vocab)
+        return target(Vocabulary(tokens))
+
+    @classmethod
+    def build(cls, smiles: Iterable[Any], min_count: int = 1) -> Tokenizer:
+        """A tokenizer whose vocabulary holds every token seen in ``smiles``.
+
+        Strings that cannot be tokenized are skipped, counted and logged (never silently).
+
+        Args:
+            smiles: SMILES strings.
+            min_count: tokens seen fewer times are left out of the vocabulary.
+        """
+        tok = cls()
+        counts: Counter[str] = Counter()
+        skipped = 0
+        for s in smiles:
+            try:
+                counts.update(tok.tokenize(s))
+            except TokenizerError:
+                skipped += 1
+        if skipped:
+            logger.warning(
+                "%s tokenizer build: skipped %d inputs that could not be tokenized",
+                cls.kind,
+                skipped,
+            )
+        kept = sorted(t for t, c in counts.items() if c >= min_count)
+        rare = len(counts) - len(kept)
+        if rare:
+            logger.info(
+                "%s tokenizer build: left out %d tokens seen < %d times", cls.kind, rare, min_count
+            )
+        if not kept:
+            raise TokenizerError(
+                f"cannot build a {cls.kind} vocabulary: no input could be tokenized"
+            )
+        return cls(Vocabulary(kept))
 
 
-class SmilesTokenizer(_Tokenizer):
-    """SMILES tokenizer, ``mode="regex"`` (atom-level) or ``mode="char"`` (character-level).
+class SmilesTokenizer(Tokenizer):
+    """Atom-level SMILES tokenizer (kind ``"smiles"``): bracket atoms, ``Cl``, ``Br`` and ``%nn``
+    ring closures are one token each.
 
     ``decode(encode(s)) == s`` for every string it accepts: tokenization never drops or rewrites a
     character. It is lexical only; chemistry is RDKit's job (see ``molvae.data.prepare``).
-
-    Args:
-        mode: ``"regex"`` or ``"char"``.
-        vocab: a :class:`Vocabulary`; usually made by :meth:`build`.
     """
 
-    def __init__(self, mode: str = "regex", vocab: Vocabulary | None = None):
-        if mode not in ("regex", "char"):
-            raise TokenizerError(f"mode must be 'regex' or 'char', got {mode!r}")
-        self.mode = mode
-        self.kind = "smiles" if mode == "regex" else "smiles-char"
-        super().__init__(vocab if vocab is not None else Vocabulary([]))
+    kind = "smiles"
 
     def tokenize(self, smiles: str) -> list[str]:
         """Split a SMILES string into tokens.
@@ -315,23 +362,7 @@ class SmilesTokenizer(_Tokenizer):
         Raises:
             TokenizerError: not a string, empty, or a character that is not SMILES syntax.
         """
-        if not isinstance(smiles, str):
-            raise TokenizerError(
-                f"expected a SMILES string, got {type(smiles).__name__}: {smiles!r}"
-            )
-        if not smiles:
-            raise TokenizerError("empty SMILES string", input=smiles)
-        if self.mode == "char":
-            tokens = list(smiles)
-            bad = [i for i, c in enumerate(tokens) if c not in _SMILES_CHARS]
-            if bad:
-                i = bad[0]
-                raise TokenizerError(
-                    f"character {tokens[i]!r} at position {i} is not SMILES syntax",
-                    input=smiles,
-                    position=i,
-                )
-            return tokens
+        _check_string(smiles)
         tokens = _SMILES_REGEX.findall(smiles)
         for i, t in enumerate(tokens):
             if len(t) == 1 and t not in _SMILES_SINGLE:
@@ -347,45 +378,34 @@ class SmilesTokenizer(_Tokenizer):
     def detokenize(self, tokens: Sequence[str]) -> str:
         return "".join(tokens)
 
-    @classmethod
-    def build(
-        cls, smiles: Iterable[Any], mode: str = "regex", min_count: int = 1
-    ) -> SmilesTokenizer:
-        """Build a tokenizer whose vocabulary holds every token seen in ``smiles``.
 
-        Strings that cannot be tokenized are skipped, counted and logged (never silently).
+class SmilesCharTokenizer(SmilesTokenizer):
+    """Character-level SMILES tokenizer (kind ``"smiles-char"``): one token per character."""
 
-        Args:
-            smiles: SMILES strings.
-            mode: ``"regex"`` or ``"char"``.
-            min_count: tokens seen fewer times are left out of the vocabulary.
-        """
-        tok = cls(mode=mode)
-        counts: Counter[str] = Counter()
-        skipped = 0
-        for s in smiles:
-            try:
-                counts.update(tok.tokenize(s))
-            except TokenizerError:
-                skipped += 1
-        return cls(mode=mode, vocab=_vocab_from_counts(counts, skipped, tok.kind, min_count))
+    kind = "smiles-char"
+
+    def tokenize(self, smiles: str) -> list[str]:
+        _check_string(smiles)
+        tokens = list(smiles)
+        bad = [i for i, c in enumerate(tokens) if c not in _SMILES_CHARS]
+        if bad:
+            i = bad[0]
+            raise TokenizerError(
+                f"character {tokens[i]!r} at position {i} is not SMILES syntax",
+                input=smiles,
+                position=i,
+            )
+        return tokens
 
 
-def _vocab_from_counts(counts: Counter[str], skipped: int, kind: str, min_count: int) -> Vocabulary:
-    if skipped:
-        logger.warning(
-            "%s tokenizer build: skipped %d inputs that could not be tokenized", kind, skipped
-        )
-    kept = sorted(t for t, c in counts.items() if c >= min_count)
-    rare = len(counts) - len(kept)
-    if rare:
-        logger.info("%s tokenizer build: left out %d tokens seen < %d times", kind, rare, min_count)
-    if not kept:
-        raise TokenizerError(f"cannot build a {kind} vocabulary: no input could be tokenized")
-    return Vocabulary(kept)
+def _check_string(smiles: Any) -> None:
+    if not isinstance(smiles, str):
+        raise TokenizerError(f"expected a SMILES string, got {type(smiles).__name__}: {smiles!r}")
+    if not smiles:
+        raise TokenizerError("empty SMILES string", input=smiles)
 
 
-class SelfiesTokenizer(_Tokenizer):
+class SelfiesTokenizer(Tokenizer):
     """SELFIES tokenizer: ``encode`` takes SMILES, tokens are SELFIES symbols, ``decode`` gives SMILES.
 
     Every encoding is checked: the SELFIES must decode back to the same molecule (RDKit canonical
@@ -393,9 +413,6 @@ class SelfiesTokenizer(_Tokenizer):
     """
 
     kind = "selfies"
-
-    def __init__(self, vocab: Vocabulary | None = None):
-        super().__init__(vocab if vocab is not None else Vocabulary([]))
 
     def tokenize(self, smiles: str) -> list[str]:
         """SELFIES symbols of a SMILES string.
@@ -408,12 +425,7 @@ class SelfiesTokenizer(_Tokenizer):
 
         from molvae.chem import canonical
 
-        if not isinstance(smiles, str):
-            raise TokenizerError(
-                f"expected a SMILES string, got {type(smiles).__name__}: {smiles!r}"
-            )
-        if not smiles:
-            raise TokenizerError("empty SMILES string", input=smiles)
+        _check_string(smiles)
         canon = canonical(smiles)
         if canon is None:
             raise TokenizerError("RDKit cannot parse this SMILES", input=smiles)
@@ -458,51 +470,31 @@ class SelfiesTokenizer(_Tokenizer):
             i for i, t in enumerate(self.vocab.itos) if i >= len(SPECIAL_TOKENS) and sf.decoder(t)
         ]
 
-    def to_selfies(self, ids: Iterable[int]) -> str:
-        """The SELFIES string of token ids (what ``decode`` turns into SMILES)."""
-        if hasattr(ids, "tolist"):
-            ids = ids.tolist()
-        out = []
-        for k, i in enumerate(ids):
-            if i == EOS:
-                break
-            if i == PAD or (i == BOS and k == 0):
-                continue
-            out.append(self.vocab.itos[i])
-        return "".join(out)
 
-    @classmethod
-    def build(cls, smiles: Iterable[Any], min_count: int = 1) -> SelfiesTokenizer:
-        """Build a tokenizer whose vocabulary holds every SELFIES symbol of ``smiles``.
-
-        Molecules SELFIES cannot encode exactly are skipped, counted and logged.
-        """
-        tok = cls()
-        counts: Counter[str] = Counter()
-        skipped = 0
-        for s in smiles:
-            try:
-                counts.update(tok.tokenize(s))
-            except TokenizerError:
-                skipped += 1
-        return cls(vocab=_vocab_from_counts(counts, skipped, tok.kind, min_count))
+TOKENIZERS: dict[str, type[Tokenizer]] = {
+    "smiles": SmilesTokenizer,
+    "smiles-char": SmilesCharTokenizer,
+    "selfies": SelfiesTokenizer,
+}
+"""The tokenizer kinds: the one list every config, CLI choice and loader reads."""
+KINDS = tuple(TOKENIZERS)
 
 
-def _class_for_kind(kind: str) -> type[_Tokenizer]:
-    return SelfiesTokenizer if kind == "selfies" else SmilesTokenizer
+def tokenizer_class(kind: str) -> type[Tokenizer]:
+    """The class registered for ``kind``; :class:`TokenizerError` listing the kinds otherwise."""
+    try:
+        return TOKENIZERS[kind]
+    except (KeyError, TypeError):
+        raise TokenizerError(
+            f"unknown tokenizer kind {kind!r}; known kinds: {list(TOKENIZERS)}"
+        ) from None
 
 
-def tokenizer_from_dict(d: dict[str, Any]) -> SmilesTokenizer | SelfiesTokenizer:
+def tokenizer_from_dict(d: dict[str, Any]) -> Tokenizer:
     """Restore any tokenizer from its ``to_dict()`` output (dispatches on ``d["kind"]``)."""
-    return _Tokenizer.from_dict(d)  # type: ignore[return-value]
+    return Tokenizer.from_dict(d)
 
 
-def build_tokenizer(kind: str, smiles: Iterable[Any]) -> SmilesTokenizer | SelfiesTokenizer:
+def build_tokenizer(kind: str, smiles: Iterable[Any]) -> Tokenizer:
     """Build a tokenizer of ``kind`` (``"smiles"``, ``"smiles-char"`` or ``"selfies"``) from data."""
-    if kind == "smiles":
-        return SmilesTokenizer.build(smiles, mode="regex")
-    if kind == "smiles-char":
-        return SmilesTokenizer.build(smiles, mode="char")
-    if kind == "selfies":
-        return SelfiesTokenizer.build(smiles)
-    raise TokenizerError(f"unknown tokenizer kind {kind!r}; known kinds: {list(KINDS)}")
+    return tokenizer_class(kind).build(smiles)

@@ -38,7 +38,7 @@ def main() -> None:
         os.environ["MOLVAE_CACHE"] = tempfile.mkdtemp(prefix="molvae-bench-")
     test = mv.datasets.load("moses", "test").smiles
     t0 = time.perf_counter()
-    for name, smiles in metrics._reference_sets("moses").items():
+    for name, smiles in metrics.reference_sets("moses").items():
         metrics.reference_stats(smiles, n_jobs=args.jobs, name=name)
     ref_s = time.perf_counter() - t0
     print(json.dumps({"reference_statistics_s": round(ref_s, 1), "cold": args.cold}), flush=True)

@@ -32,9 +32,9 @@ def main() -> None:
     args = ap.parse_args()
 
     import molvae as mv
+    from molvae.device import resolve_device
     from molvae.generator import Generator
     from molvae.model import MolVAE
-    from molvae.train import resolve_device
 
     if args.model:
         gen = mv.load(args.model, device=args.device)

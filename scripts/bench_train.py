@@ -41,8 +41,9 @@ def main() -> None:
 
     import molvae as mv
     from molvae.data import batch_indices, prepare
+    from molvae.device import resolve_device
     from molvae.model import MolVAE, count_parameters
-    from molvae.train import resolve_device, train_step
+    from molvae.train import train_step
 
     if args.threads:
         torch.set_num_threads(args.threads)

@@ -49,12 +49,12 @@ def test_penalized_logp_matches_its_definition():
 def test_validity_reasons():
     assert chem.validity_reason("CCO") is None
     assert chem.validity_reason("") == "empty"
-    assert chem.validity_reason(None) == "not a string"
+    assert chem.validity_reason(None) == "not_a_string"
     assert chem.validity_reason("C1CC") == "unparseable"
     assert chem.validity_reason("c1cccc1") == "unparseable"  # kekulization fails
-    assert chem.validity_reason("CCO.O", allow_fragments=False) == "multiple fragments"
-    assert chem.validity_reason("C" * 6000) == "too large"
-    assert chem.validity_reason("C" * 1000) == "too large"  # > MAX_HEAVY_ATOMS
+    assert chem.validity_reason("CCO.O", allow_fragments=False) == "multiple_fragments"
+    assert chem.validity_reason("C" * 6000) == "too_large"
+    assert chem.validity_reason("C" * 1000) == "too_large"  # > MAX_HEAVY_ATOMS
 
 
 def test_filters_and_alerts():
@@ -73,8 +73,8 @@ def test_score_frame_keeps_order_and_marks_invalid():
     df = mv.score(rows, properties=["qed", "mw"])
     assert list(df.columns) == ["smiles", "valid", "reason", "canonical", "qed", "mw"]
     assert df.valid.tolist() == [True, False, False, False, False, True, False]
-    assert df.reason.tolist()[1:5] == ["unparseable", "not a string", "not a string", "empty"]
-    assert df.reason[6] == "too large"
+    assert df.reason.tolist()[1:5] == ["unparseable", "not_a_string", "not_a_string", "empty"]
+    assert df.reason[6] == "too_large"
     assert math.isnan(df.qed[1]) and df.mw[5] == pytest.approx(78.114, abs=1e-3)
 
 

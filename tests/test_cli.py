@@ -4,6 +4,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 import molvae as mv
 from molvae.cli.main import main
 
@@ -132,8 +134,10 @@ def test_sample_bad_model_and_args(tmp_path, capsys):
     junk = tmp_path / "junk.pt"
     junk.write_bytes(b"garbage")
     assert main(["sample", str(junk), "-n", "5", "-o", str(tmp_path / "o.csv")]) == 2
-    assert main(["sample", str(junk), "-n", "0", "-o", str(tmp_path / "o.csv")]) == 2
-    assert "-n must be a positive" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_:  # argparse refuses it, with the usage line
+        main(["sample", str(junk), "-n", "0", "-o", str(tmp_path / "o.csv")])
+    assert exit_.value.code == 2
+    assert "-n: must be an integer >= 1" in capsys.readouterr().err
     assert (
         main(["sample", str(junk), "-n", "5", "--temperature", "0", "-o", str(tmp_path / "o.csv")])
         == 2

@@ -29,10 +29,11 @@ def test_encode_shapes_and_bad_rows(fitted, caplog):
     zs = gen.encode(smiles[:3], sample=True, seed=0)
     assert not np.allclose(zs, z) and np.allclose(zs, gen.encode(smiles[:3], sample=True, seed=0))
     with caplog.at_level("WARNING"):
-        z = gen.encode([smiles[0], "C1CC", "C[Se]C", None])
+        z, info = gen.encode([smiles[0], "C1CC", "C[Se]C", None], details=True)
     assert np.isnan(z[1:]).all() and np.isfinite(z[0]).all()
-    assert set(gen.last_errors) == {1, 2, 3} and "[Se]" in gen.last_errors[2]
-    assert "3 of 4" in caplog.text
+    reasons = [r if isinstance(r, str) else None for r in info.reason]
+    assert reasons == [None, "unparseable", "unknown_token", "not_a_string"]
+    assert "3 of 4" in caplog.text and "[Se]" in caplog.text
 
 
 def test_single_unrepresentable_smiles_names_the_token(fitted):
@@ -57,7 +58,7 @@ def test_reconstruct_returns_the_inputs(fitted):
         "tanimoto",
         "reason",
     ]
-    assert pd.isna(df.reason[0]) and "[Se]" in df.reason[1]
+    assert pd.isna(df.reason[0]) and df.reason[1] == "unknown_token"
     assert 0 < df.frequency[0] <= 1
 
 
@@ -104,7 +105,7 @@ def test_elbo_ranks_training_molecule_below_outlier(fitted):
     df = gen.elbo([smiles[0], "CCCCCCCCCCCCCCCCCCCCCCCC", "C[Se]C"])
     assert list(df.columns) == ["smiles", "recon_nll", "kl", "neg_elbo", "reason"]
     assert df.neg_elbo[0] < df.neg_elbo[1]
-    assert np.isnan(df.neg_elbo[2]) and "[Se]" in df.reason[2]
+    assert np.isnan(df.neg_elbo[2]) and df.reason[2] == "unknown_token"
 
 
 def _is_png(path):

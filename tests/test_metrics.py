@@ -7,15 +7,6 @@ import molvae as mv
 from molvae import metrics
 
 
-def test_wasserstein_matches_scipy():
-    scipy_stats = pytest.importorskip("scipy.stats")
-    rng = np.random.default_rng(0)
-    u, v = rng.normal(size=300), rng.normal(1.0, 2.0, size=200)
-    assert metrics.wasserstein_1d(u, v) == pytest.approx(
-        scipy_stats.wasserstein_distance(u, v), rel=1e-12
-    )
-
-
 def test_tanimoto_agg_matches_brute_force():
     rng = np.random.default_rng(1)
     a = (rng.random((50, 1024)) < 0.05).astype(np.uint8)
@@ -64,7 +55,7 @@ def test_counts_invalid_empty_none_and_duplicates(ref300, caplog):
     gen = [*ref300[:50], ref300[0], ref300[0], "", None, 7, "C1CC", "c1ccccc1" * 800]
     m, counts = mv.evaluate(gen, reference={"R": ref300}, train=None, details=True)
     assert counts["samples"] == len(gen) and counts["valid"] == 52 and counts["duplicates"] == 2
-    assert counts["invalid"] == {"empty": 1, "not a string": 2, "unparseable": 1, "too large": 1}
+    assert counts["invalid"] == {"empty": 1, "not_a_string": 2, "unparseable": 1, "too_large": 1}
     assert m["valid"] == pytest.approx(52 / len(gen))
     assert m["unique@1000"] == pytest.approx(50 / 52)
     assert m["Novelty"] is None  # no training set given
@@ -124,16 +115,16 @@ def test_chemnet_moments_match_the_fcd_package(moses_sample):
     smiles = moses_sample[:150] + moses_sample[:20] + ["C[Si](C)(C)Cl", "[Na+].[O-]C(=O)C"]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        act = fcd.get_predictions(metrics._chemnet(), smiles, batch_size=64, n_jobs=0)
-    mu, sigma = metrics._fcd_moments(smiles, "cpu", batch_size=32)
+        act = fcd.get_predictions(metrics.fcd.chemnet(), smiles, batch_size=64, n_jobs=0)
+    mu, sigma = metrics.fcd.fcd_moments(smiles, "cpu", batch_size=32)
     assert np.abs(mu - act.mean(0)).max() < 1e-5
     assert np.abs(sigma - np.cov(act.T)).max() < 1e-6
 
 
 def test_set_stats_count_duplicates_once_computed(moses_sample):
     a, b = moses_sample[0], moses_sample[1]
-    s = metrics._set_stats([a, b, a], n_jobs=1, progress=False, desc="t")
-    one = metrics._set_stats([a], n_jobs=1, progress=False, desc="t")
+    s = metrics.features.set_stats([a, b, a], n_jobs=1, progress=False, desc="t")
+    one = metrics.features.set_stats([a], n_jobs=1, progress=False, desc="t")
     assert s.n == 3 and s.fps.shape == (3, 128) and len(s.props["QED"]) == 3
     assert (s.fps[0] == s.fps[2]).all() and s.props["logP"][0] == s.props["logP"][2]
     for frag, k in one.frags.items():
@@ -174,13 +165,15 @@ def test_frechet_equals_the_fcd_package():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         want = fcd.calculate_frechet_distance(*args)
-    assert metrics._frechet(*args) == pytest.approx(want, rel=1e-12)
-    assert metrics._frechet(args[0], args[1], args[0], args[1]) == pytest.approx(0.0, abs=1e-6)
+    assert metrics.frechet(*args) == pytest.approx(want, rel=1e-12)
+    assert metrics.frechet(args[0], args[1], args[0], args[1]) == pytest.approx(0.0, abs=1e-6)
 
 
 def test_chemnet_moments_fall_back_to_fcd_loader(moses_sample, monkeypatch):
     smiles = moses_sample[:60]
-    fast = metrics._fcd_moments(smiles, "cpu")
-    monkeypatch.setattr(metrics, "_fcd_vocab", lambda: None)  # an fcd release with other internals
-    slow = metrics._fcd_moments(smiles, "cpu")
+    fast = metrics.fcd.fcd_moments(smiles, "cpu")
+    monkeypatch.setattr(
+        metrics.fcd, "fcd_vocab", lambda: None
+    )  # an fcd release with other internals
+    slow = metrics.fcd.fcd_moments(smiles, "cpu")
     assert np.abs(fast[0] - slow[0]).max() < 1e-5 and np.abs(fast[1] - slow[1]).max() < 1e-6

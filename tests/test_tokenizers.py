@@ -13,8 +13,8 @@ from molvae.tokenizers import BOS, EOS, FORMAT_VERSION, PAD
 @pytest.fixture(scope="module")
 def tokenizers(moses_sample):
     return {
-        "smiles": mv.SmilesTokenizer.build(moses_sample, mode="regex"),
-        "smiles-char": mv.SmilesTokenizer.build(moses_sample, mode="char"),
+        "smiles": mv.SmilesTokenizer.build(moses_sample),
+        "smiles-char": mv.SmilesCharTokenizer.build(moses_sample),
         "selfies": mv.SelfiesTokenizer.build(moses_sample),
     }
 
@@ -34,7 +34,7 @@ def test_selfies_round_trip_is_same_molecule_on_moses(tokenizers, moses_sample):
 
 
 def test_regex_keeps_multichar_atoms_whole():
-    tok = mv.SmilesTokenizer(mode="regex")
+    tok = mv.SmilesTokenizer()
     assert tok.tokenize("ClC(Br)[C@@H]1CC[nH+]%10c1") == [
         "Cl",
         "C",
@@ -54,7 +54,7 @@ def test_regex_keeps_multichar_atoms_whole():
 
 
 def test_char_mode_is_one_character_per_token():
-    tok = mv.SmilesTokenizer(mode="char")
+    tok = mv.SmilesCharTokenizer()
     assert tok.tokenize("Cl[nH]") == list("Cl[nH]")
 
 
@@ -99,8 +99,9 @@ def test_encode_batch_reports_bad_rows_and_pads():
     tok = mv.SmilesTokenizer.build(["CCO", "CC"])
     enc = tok.encode_batch(["CCO", "CX", None, "CC", "CCOCCO"], max_len=4)
     assert enc.rows == [0, 3]
-    assert set(enc.errors) == {1, 2, 4}
-    assert "too long" in enc.errors[4]
+    assert enc.errors == {1: "untokenizable", 2: "untokenizable", 4: "too_long"}
+    assert "6 tokens > max_len 4" in enc.details[4]
+    assert "'X'" in enc.details[1]
     assert enc.ids.dtype == torch.long and enc.ids.shape == (2, 5)
     assert enc.lengths.tolist() == [5, 4]
     assert enc.ids[1, -1].item() == PAD

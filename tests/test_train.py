@@ -57,7 +57,7 @@ def test_resume_matches_uninterrupted(tmp_path, small_set, monkeypatch):
     m, t = tiny_configs(epochs=3)
     mv.fit(small_set, m, t, out_dir=tmp_path / "a", progress=False)
 
-    real = train_mod.evaluate_model
+    real = train_mod.validate
     calls = {"n": 0}
 
     def interrupt_in_third_epoch(*args, **kwargs):
@@ -66,10 +66,10 @@ def test_resume_matches_uninterrupted(tmp_path, small_set, monkeypatch):
             raise KeyboardInterrupt
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(train_mod, "evaluate_model", interrupt_in_third_epoch)
+    monkeypatch.setattr(train_mod, "validate", interrupt_in_third_epoch)
     with pytest.raises(KeyboardInterrupt):
         mv.fit(small_set, m, t, out_dir=tmp_path / "b", progress=False)
-    monkeypatch.setattr(train_mod, "evaluate_model", real)
+    monkeypatch.setattr(train_mod, "validate", real)
     assert ckpt.load(tmp_path / "b" / "last.pt").train_state["epoch"] == 2
     mv.fit(small_set, m, t, out_dir=tmp_path / "b", resume=True, progress=False)
     a = ckpt.load(tmp_path / "a" / "last.pt")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from molvae.cli._common import as_cli_error, read_input
+from molvae.cli.common import output, read_input
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -17,10 +17,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=run)
 
 
-@as_cli_error
 def run(args: argparse.Namespace) -> int:
     from molvae.viz import draw_grid
 
+    output(args.out)
     smiles = read_input(args.input, args.column)[: args.limit]
     draw_grid(smiles, path=args.out, mols_per_row=args.per_row)
     print(f"drew {len(smiles)} molecules -> {args.out}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from molvae.cli._common import add_model_args, as_cli_error, load_generator, read_input
+from molvae.cli.common import add_model_args, load_generator, output, read_input
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -20,16 +20,20 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=run)
 
 
-@as_cli_error
 def run(args: argparse.Namespace) -> int:
     import numpy as np
 
+    from molvae.files import atomic_write
+
+    out = output(args.out)
     gen = load_generator(args.model, args.device)
-    z = gen.encode(read_input(args.input, args.column), sample=args.sample, seed=args.seed)
-    np.save(args.out, z)
-    print(
-        f"encoded {len(z) - len(gen.last_errors):,} of {len(z):,} molecules -> {args.out} {z.shape}"
+    z, info = gen.encode(
+        read_input(args.input, args.column), sample=args.sample, seed=args.seed, details=True
     )
-    for row, reason in list(gen.last_errors.items())[:10]:
+    with atomic_write(out, "wb") as f:  # exactly the path given (np.save(path) would add .npy)
+        np.save(f, z)
+    failed = info[info.reason.notna()]
+    print(f"encoded {len(z) - len(failed):,} of {len(z):,} molecules -> {out} {z.shape}")
+    for row, reason in failed.reason.head(10).items():
         print(f"  row {row}: {reason}")
     return 0

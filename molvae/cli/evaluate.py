@@ -7,6 +7,8 @@ import json
 import os
 from pathlib import Path
 
+from molvae.cli.common import output, positive_int, write_text
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -27,31 +29,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--train", default="auto", help="training SMILES file for Novelty (default: MOSES train)"
     )
-    p.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    p.add_argument("--jobs", type=positive_int, default=os.cpu_count() or 1)
     p.add_argument("--device", default="cpu", help="torch device for ChemNet (FCD)")
     p.add_argument("-o", "--out", help="write the metrics as JSON here")
     p.set_defaults(run=run)
-
-
-def read_samples(path: Path, column: str) -> list:
-    """Every line (or CSV row) is one sample; blank lines and empty cells stay as empty samples."""
-    from molvae.data import _open_text, _sniff, read_smiles
-    from molvae.exceptions import DataError
-
-    if not path.exists():
-        raise DataError(f"{path}: no such file")
-    name = path.name.lower().removesuffix(".gz")
-    if name.endswith((".csv", ".tsv")):
-        if column == "smiles":
-            try:
-                return read_smiles(path, column="smiles").tolist()
-            except DataError:
-                return read_smiles(path).tolist()  # e.g. a "SMILES" column
-        return read_smiles(path, column=column).tolist()
-    _sniff(path)
-    with _open_text(path) as f:
-        lines = f.read().splitlines()
-    return [line.split(maxsplit=1)[0] if line.strip() else "" for line in lines]
 
 
 def reference_arg(value: str) -> str | dict[str, list]:
@@ -74,31 +55,28 @@ def reference_arg(value: str) -> str | dict[str, list]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from molvae.data import read_samples
     from molvae.metrics import evaluate
 
-    samples = read_samples(Path(args.samples), args.column)
+    out = output(args.out)
+    samples = read_samples(args.samples, args.column)
     reference = reference_arg(args.reference)
     train = None if args.train in ("none", "") else args.train
-    try:
-        metrics, counts = evaluate(
-            samples,
-            reference=reference,
-            train=train,
-            n_jobs=args.jobs,
-            device=args.device,
-            progress=True,
-            details=True,
-        )
-    except ValueError as err:
-        from molvae.exceptions import MolvaeError
-
-        raise MolvaeError(str(err)) from err
+    metrics, counts = evaluate(
+        samples,
+        reference=reference,
+        train=train,
+        n_jobs=args.jobs,
+        device=args.device,
+        progress=True,
+        details=True,
+    )
     print(
         f"samples {counts['samples']:,}  valid {counts['valid']:,}  invalid {counts['invalid']}  "
         f"duplicates {counts['duplicates']:,}"
     )
     for key, value in metrics.items():
         print(f"  {key:<14} {'-' if value is None else f'{value:.4f}'}")
-    if args.out:
-        Path(args.out).write_text(json.dumps(metrics, indent=2))
+    if out:
+        write_text(json.dumps(metrics, indent=2), out)
     return 0

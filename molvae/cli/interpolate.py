@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from molvae.cli._common import add_model_args, as_cli_error, load_generator
+from molvae.cli.common import add_model_args, load_generator, output, write_csv
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -21,8 +21,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=run)
 
 
-@as_cli_error
 def run(args: argparse.Namespace) -> int:
+    out, png = output(args.out), output(args.png)
     gen = load_generator(args.model, args.device)
     df = gen.interpolate(
         args.a,
@@ -32,10 +32,10 @@ def run(args: argparse.Namespace) -> int:
         decode=args.decode,
         drop_duplicates=args.drop_duplicates,
     )
-    df.to_csv(args.out, index=False)
+    write_csv(df, out)
     print(df.to_string(index=False))
-    if args.png:
+    if png:
         from molvae.viz import draw_interpolation
 
-        draw_interpolation(df, path=args.png)
+        draw_interpolation(df, path=png)
     return 0

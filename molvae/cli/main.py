@@ -1,33 +1,48 @@
-"""``molvae`` entry point: the parser, logging flags, and dispatch to one module per subcommand.
+"""``molvae`` entry point: the parser, logging flags, explicit subcommand registry, and the one
+place where errors become messages.
 
 Every subcommand module exposes ``add_parser(subparsers)`` and ``run(args) -> int``. Errors that
-molvae raises on purpose (``MolvaeError``) and bad arguments become a one-line message and exit
-status 2, never a traceback.
+molvae raises on purpose (``MolvaeError``), invalid values the API refuses (``ValueError``) and
+files that cannot be read or written (``OSError``) become a one-line message and exit status 2,
+never a traceback (``-vv`` shows it).
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import logging
 import sys
+import traceback
 
-from molvae import __version__
-from molvae.exceptions import MolvaeError
-
-SUBCOMMANDS = (
-    "prepare",
-    "train",
-    "sample",
-    "evaluate",
-    "score",
-    "encode",
-    "reconstruct",
-    "interpolate",
-    "neighbors",
-    "map",
-    "draw",
+from molvae.cli import (
+    draw,
+    encode,
+    evaluate,
+    interpolate,
+    neighbors,
+    prepare,
+    reconstruct,
+    sample,
+    score,
+    train,
 )
+from molvae.cli import map as map_
+from molvae.exceptions import MolvaeError
+from molvae.version import __version__
+
+SUBCOMMANDS = {
+    "prepare": prepare,
+    "train": train,
+    "sample": sample,
+    "evaluate": evaluate,
+    "score": score,
+    "encode": encode,
+    "reconstruct": reconstruct,
+    "interpolate": interpolate,
+    "neighbors": neighbors,
+    "map": map_,
+    "draw": draw,
+}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -41,8 +56,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in SUBCOMMANDS:
-        importlib.import_module(f"molvae.cli.{name}").add_parser(sub)
+    for module in SUBCOMMANDS.values():
+        module.add_parser(sub)
     return parser
 
 
@@ -58,12 +73,11 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:
         return int(args.run(args) or 0)
-    except MolvaeError as err:
-        msg = str(err).splitlines()[0] if not args.verbose else str(err)
+    except (MolvaeError, ValueError, OSError) as err:
+        if args.verbose > 1:
+            traceback.print_exc()
+        msg = str(err) if args.verbose else (str(err).splitlines() or [type(err).__name__])[0]
         print(f"molvae {args.command}: error: {msg}", file=sys.stderr)
-        return 2
-    except (FileNotFoundError, IsADirectoryError, PermissionError) as err:
-        print(f"molvae {args.command}: error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"molvae {args.command}: interrupted", file=sys.stderr)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from molvae.cli._common import add_model_args, as_cli_error, load_generator
+from molvae.cli.common import add_model_args, load_generator, output
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -20,22 +20,21 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=run)
 
 
-@as_cli_error
 def run(args: argparse.Namespace) -> int:
-    from pathlib import Path
+    import io
 
     import pandas as pd
 
-    from molvae.data import _choose_column, read_smiles
+    from molvae.data import choose_column, read_raw, read_smiles
     from molvae.viz import latent_map
 
+    output(args.out)
     gen = load_generator(args.model, args.device)
-    path = Path(args.input)
-    smiles = read_smiles(path, column=args.column)  # clear errors for empty/binary/missing files
-    frame = smiles.to_frame()
-    if path.name.lower().removesuffix(".gz").endswith((".csv", ".tsv")):
-        full = pd.read_csv(path, sep="\t" if ".tsv" in path.name.lower() else ",")
-        col = _choose_column(list(full.columns), args.column, path)
+    raw = read_raw(args.input)  # read once: clear errors for empty/binary/missing files
+    frame = read_smiles(raw, column=args.column).to_frame()
+    if raw.is_table:  # keep the other columns: --color-by may name one
+        full = pd.read_csv(io.BytesIO(raw.data), sep="\t" if raw.ext == ".tsv" else ",")
+        col = choose_column(list(full.columns), args.column, raw.path)
         frame = full.rename(columns={col: "smiles"})
     out = latent_map(gen, frame, color_by=args.color_by, method=args.method, path=args.out)
     print(f"mapped {len(out):,} molecules -> {args.out}")

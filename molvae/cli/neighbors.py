@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from molvae.cli._common import add_model_args, as_cli_error, load_generator
+from molvae.cli.common import add_model_args, load_generator, output, write_csv
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -20,18 +20,18 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=run)
 
 
-@as_cli_error
 def run(args: argparse.Namespace) -> int:
+    out, png = output(args.out), output(args.png)
     gen = load_generator(args.model, args.device)
     df = gen.neighbors(
         args.smiles, n=args.n, radius=args.radius, max_draws=args.max_draws, seed=args.seed
     )
-    df.to_csv(args.out, index=False)
+    write_csv(df, out)
     note = " (budget spent)" if df.attrs["exhausted"] else ""
     print(f"{len(df)} unique valid neighbours in {df.attrs['draws']} draws{note} -> {args.out}")
-    if args.png and len(df):
+    if png and len(df):
         from molvae.viz import draw_grid
 
         top = df.head(20)
-        draw_grid(top.smiles, legends=[f"{t:.2f}" for t in top.tanimoto], path=args.png)
+        draw_grid(top.smiles, legends=[f"{t:.2f}" for t in top.tanimoto], path=png)
     return 0

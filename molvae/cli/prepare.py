@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
-from pathlib import Path
+
+from molvae.cli.common import output, positive_int, write_text
+from molvae.tokenizers import TOKENIZERS
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -21,32 +23,28 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--column", help="CSV column holding SMILES (default: the first named like 'smiles')"
     )
-    p.add_argument("--tokenizer", default="smiles", choices=["smiles", "smiles-char", "selfies"])
-    p.add_argument("--max-len", type=int, default=100, help="longest molecule kept, in tokens")
+    p.add_argument("--tokenizer", default="smiles", choices=list(TOKENIZERS))
+    p.add_argument(
+        "--max-len", type=positive_int, default=100, help="longest molecule kept, in tokens"
+    )
     p.add_argument("--no-canonicalize", action="store_true", help="keep SMILES as written")
     p.add_argument("--no-dedupe", action="store_true", help="keep repeated molecules")
     p.add_argument("--largest-fragment", action="store_true", help="keep only the largest fragment")
-    p.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="worker processes")
+    p.add_argument(
+        "--jobs", type=positive_int, default=os.cpu_count() or 1, help="worker processes"
+    )
     p.add_argument("-o", "--out", help="also write the kept SMILES (one per line) here")
     p.add_argument("--report", help="write the report as JSON here")
     p.set_defaults(run=run)
 
 
-def resolve_data(spec: str) -> Path:
-    """``moses:train`` -> bundled file path; anything else is a file path."""
-    from molvae import datasets
-
-    if ":" in spec and not Path(spec).exists():
-        name, split = spec.split(":", 1)
-        return datasets.path(name, split)
-    return Path(spec)
-
-
 def run(args: argparse.Namespace) -> int:
+    from molvae import datasets
     from molvae.data import prepare_file
 
+    out, report = output(args.out), output(args.report)
     data = prepare_file(
-        resolve_data(args.data),
+        datasets.resolve(args.data),
         args.tokenizer,
         column=args.column,
         max_len=args.max_len,
@@ -64,8 +62,8 @@ def run(args: argparse.Namespace) -> int:
         f"tokenizer {data.tokenizer.kind}: {data.tokenizer.vocab_size} tokens; "
         f"longest molecule {int(data.lengths.max()) - 2} tokens"
     )
-    if args.out:
-        Path(args.out).write_text("\n".join(data.smiles) + "\n")
-    if args.report:
-        Path(args.report).write_text(json.dumps(r.to_dict(), indent=2))
+    if out:
+        write_text("\n".join(data.smiles) + "\n", out)
+    if report:
+        write_text(json.dumps(r.to_dict(), indent=2), report)
     return 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from molvae.cli._common import add_model_args, as_cli_error, load_generator, read_input
+from molvae.cli.common import add_model_args, load_generator, output, read_input, write_csv
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -18,13 +18,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=run)
 
 
-@as_cli_error
 def run(args: argparse.Namespace) -> int:
+    out = output(args.out)
     gen = load_generator(args.model, args.device)
     df = gen.reconstruct(
         read_input(args.input, args.column), n_decodes=args.n_decodes, seed=args.seed
     )
-    df.to_csv(args.out, index=False)
+    write_csv(df, out)
     print(
         f"exact reconstruction {df.attrs['exact_match']:.1%} of {int(df.reason.isna().sum()):,} "
         f"encodable molecules ({int(df.reason.notna().sum())} not encodable) -> {args.out}"

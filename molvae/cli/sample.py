@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from molvae.cli.common import output, positive_int
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -13,11 +15,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "best.pt) or a checkpoint file. Writes smiles, valid, canonical, nll.",
     )
     p.add_argument("model", help="run directory or checkpoint file")
-    p.add_argument("-n", type=int, required=True, help="number of molecules")
-    p.add_argument("--temperature", type=float, default=1.0)
+    p.add_argument("-n", type=positive_int, required=True, help="number of molecules")
+    p.add_argument(
+        "--temperature", type=float, default=1.0, help="softmax temperature, >= 0.001 (default 1)"
+    )
     p.add_argument("--seed", type=int, default=None)
-    p.add_argument("--batch-size", type=int, default=1000)
-    p.add_argument("--max-len", type=int, default=None)
+    p.add_argument("--batch-size", type=positive_int, default=1000)
+    p.add_argument("--max-len", type=positive_int, default=None, help="most tokens per molecule")
     p.add_argument("--method", choices=["multinomial", "greedy"], default="multinomial")
     p.add_argument("--device", default=None, help="cpu, cuda, ... (default: cuda if available)")
     p.add_argument("-o", "--out", required=True, help="output CSV")
@@ -26,15 +30,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from molvae.exceptions import MolvaeError
-    from molvae.generator import load
+    from molvae.generator import check_decoding_args, load
 
-    if args.n <= 0:
-        raise MolvaeError(f"-n must be a positive number of molecules, got {args.n}")
-    if args.temperature <= 0:
-        raise MolvaeError(f"--temperature must be > 0, got {args.temperature}")
-    if args.batch_size <= 0:
-        raise MolvaeError(f"--batch-size must be > 0, got {args.batch_size}")
+    check_decoding_args(args.temperature, args.method, args.max_len, args.batch_size)
+    output(args.out)
     gen = load(args.model, device=args.device)
     stats = gen.sample_to_csv(
         args.out,

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 import os
-from pathlib import Path
+
+from molvae.cli.common import output, positive_int, read_input, write_csv
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -23,21 +24,19 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--properties", default=",".join(DEFAULT_PROPERTIES), help="comma-separated names"
     )
-    p.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    p.add_argument("--jobs", type=positive_int, default=os.cpu_count() or 1)
     p.add_argument("-o", "--out", required=True, help="output CSV")
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from molvae.chem import score
-    from molvae.data import read_smiles
-    from molvae.exceptions import MolvaeError
+    from molvae.chem import check_property_names, score
 
-    smiles = read_smiles(Path(args.input), column=args.column)
-    try:
-        df = score(smiles.tolist(), properties=args.properties, n_jobs=args.jobs, progress=True)
-    except ValueError as err:
-        raise MolvaeError(str(err)) from err
-    df.to_csv(args.out, index=False)
+    names = [p.strip() for p in args.properties.split(",") if p.strip()]
+    check_property_names(names)  # before reading or scoring anything
+    out = output(args.out)
+    smiles = read_input(args.input, args.column)
+    df = score(smiles, properties=names, n_jobs=args.jobs, progress=True)
+    write_csv(df, out)
     print(f"scored {len(df):,} molecules ({int(df.valid.sum()):,} valid) -> {args.out}")
     return 0

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from molvae.tokenizers import TOKENIZERS
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -19,7 +21,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     src.add_argument("--preset", help="bundled preset: small, moses")
     p.add_argument("--data", help="training SMILES file, or a bundled dataset such as moses:train")
     p.add_argument("--column", help="CSV column holding SMILES")
-    p.add_argument("--tokenizer", choices=["smiles", "selfies", "smiles-char"])
+    p.add_argument("--tokenizer", choices=list(TOKENIZERS))
     p.add_argument("--limit", type=int, help="train on a seeded random sample of N molecules")
     p.add_argument("--epochs", type=int)
     p.add_argument("--max-steps", type=int)
@@ -84,5 +86,8 @@ def run(args: argparse.Namespace) -> int:
             f"val recon {last['val_recon']:.3f} kl {last['val_kl']:.3f}, exact reconstruction "
             f"{last['recon_exact']:.1%}, prior validity {last['prior_valid']:.1%}"
         )
-    print(f"best checkpoint: {result.best_path}")
+    if result.best_path is not None:
+        print(f"best checkpoint: {result.best_path}")
+    else:
+        print(f"no best.pt in {result.run_dir}; latest state: {result.run_dir / 'last.pt'}")
     return 0

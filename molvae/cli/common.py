@@ -1,0 +1,58 @@
+"""Helpers shared by the subcommands: model arguments, input files, outputs that are checked
+before the work starts and written atomically."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+from typing import Any
+
+
+def add_model_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("model", help="run directory or checkpoint file")
+    p.add_argument("--device", default=None, help="cpu, cuda, ... (default: cuda if available)")
+
+
+def load_generator(model: str, device: str | None) -> Any:
+    from molvae.generator import load
+
+    return load(model, device=device)
+
+
+def read_input(path: str, column: str | None = None) -> list:
+    """SMILES of a .smi/.txt/.csv(.gz) file or a stream; an empty file is a clear DataError."""
+    from molvae.data import read_smiles
+
+    return read_smiles(Path(path), column=column).tolist()
+
+
+def output(path: str | os.PathLike | None) -> Path | None:
+    """Check an output path before any work is done: its folder is created now, and a path that
+    cannot be written (a folder, a parent that is a file) fails at once, not after the work."""
+    from molvae.files import check_writable
+
+    return None if path is None else check_writable(path)
+
+
+def write_csv(df: Any, path: str | os.PathLike) -> None:
+    """A DataFrame to CSV, atomically (never a half-written file under ``path``)."""
+    from molvae.files import atomic_write
+
+    with atomic_write(path, "w", newline="") as f:
+        df.to_csv(f, index=False)
+
+
+def write_text(text: str, path: str | os.PathLike) -> None:
+    from molvae.files import atomic_write
+
+    with atomic_write(path, "w") as f:
+        f.write(text)
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text}")
+    return value

@@ -1,0 +1,52 @@
+"""Which torch device and which autocast to use."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from molvae.exceptions import ConfigError
+
+
+def resolve_device(spec: str | torch.device | None = "auto") -> torch.device:
+    """``auto`` (or ``None``) picks cuda, then mps, then cpu; an explicit device that is absent is
+    an error (:class:`ConfigError`)."""
+    spec = "auto" if spec is None else str(spec)
+    if spec == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if _mps_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        dev = torch.device(spec)
+    except RuntimeError as err:
+        raise ConfigError(f"unknown device {spec!r} (use auto, cpu, cuda, cuda:N or mps)") from err
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ConfigError(
+                f"device {spec!r} requested but CUDA is not available on this machine"
+            )
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise ConfigError(
+                f"device {spec!r} requested but only {torch.cuda.device_count()} CUDA device(s) exist"
+            )
+    if dev.type == "mps" and not _mps_available():
+        raise ConfigError(f"device {spec!r} requested but MPS is not available on this machine")
+    return dev
+
+
+def _mps_available() -> bool:
+    mps = getattr(torch.backends, "mps", None)
+    return mps is not None and mps.is_available()
+
+
+def use_bf16(amp: str, device: torch.device) -> bool:
+    """``amp="bf16"`` always, ``"auto"`` on CUDA only, ``"none"`` never."""
+    return amp == "bf16" or (amp == "auto" and device.type == "cuda")
+
+
+def autocast(device: torch.device, bf16: bool) -> Any:
+    """A fresh autocast context (bf16 when ``bf16``, a no-op otherwise)."""
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16)
