@@ -2,10 +2,11 @@
 history; save ``last.pt``; promote ``best.pt``.
 
 A run directory holds ``config.toml``, ``metrics.csv``, ``last.pt`` and ``best.pt``. Every file is
-written atomically (``molvae.files.atomic_write``). ``best.pt`` is written *before* ``last.pt`` at
-the end of an epoch, so ``last.pt`` is the commit point: a process killed at any moment leaves a
-run that ``--resume`` continues to the same result, and a ``best.pt`` that exists whenever
-``last.pt`` records a best epoch.
+written atomically (``molvae.files.atomic_write``). At the end of an epoch ``last.pt`` is written
+first (the commit point ``--resume`` continues from), then, if the epoch improved, copied to
+``best.pt``. A process killed between the two leaves a ``best.pt`` older than the best epoch that
+``last.pt`` records; opening the run to resume detects this (:meth:`RunDir.repair_best`) and
+promotes ``last.pt``, so a killed run never ends without its ``best.pt``.
 
 Example:
     >>> with RunDir("runs/x", resume=False, overwrite=False) as run:   # locked until the block ends
@@ -109,7 +110,7 @@ class RunDir:
                 w.writerows(history)
 
     def save_epoch(self, improved: bool, *parts: Any) -> None:
-        """Write the epoch's checkpoints: ``best.pt`` first when ``improved``, then ``last.pt``.
+        """Write the epoch's checkpoint to ``last.pt``, then promote it to ``best.pt`` if ``improved``.
 
         Args:
             improved: the epoch set a new best validation score.
@@ -118,9 +119,53 @@ class RunDir:
         """
         from molvae import checkpoint
 
-        if improved:
-            checkpoint.save(self.best, *parts)
         checkpoint.save(self.last, *parts)
+        if improved:
+            self.promote_best()
+
+    def promote_best(self) -> None:
+        """Copy ``last.pt`` to ``best.pt`` atomically."""
+        import shutil
+
+        with open(self.last, "rb") as src, atomic_write(self.best, "wb") as dst:
+            shutil.copyfileobj(src, dst, 1 << 20)
+
+    def repair_best(self, best_epoch: int, last_epoch: int) -> bool:
+        """Make ``best.pt`` hold epoch ``best_epoch`` when a kill interrupted its promotion.
+
+        Returns True when ``last.pt`` (which is that epoch) was promoted. A ``best.pt`` lost
+        otherwise (deleted by hand) is reported, and the next improving epoch writes a new one.
+        """
+        from molvae import checkpoint
+
+        if best_epoch < 1:
+            return False
+        held = None
+        if self.best.exists():
+            try:
+                held = checkpoint.load(self.best).metadata.get("epoch")
+            except Exception as err:  # a damaged best.pt is replaced, never trusted
+                logger.warning("%s is unreadable (%s)", self.best, err)
+        if held == best_epoch:
+            return False
+        if best_epoch == last_epoch:
+            logger.warning(
+                "%s did not hold the best epoch (%s, expected %d): an interrupted run; promoting %s",
+                self.best,
+                held,
+                best_epoch,
+                self.last,
+            )
+            self.promote_best()
+            return True
+        logger.warning(
+            "%s does not hold the best epoch %d (it holds %s); it will be rewritten when an epoch "
+            "improves",
+            self.best,
+            best_epoch,
+            held,
+        )
+        return False
 
     # ---- the lock -----------------------------------------------------------------------------------
     def _acquire(self) -> None:

@@ -32,7 +32,7 @@ from molvae import checkpoint as ckpt
 from molvae.config import ModelConfig, TrainConfig, load_config, to_toml
 from molvae.data import PreparedData, batch_indices, prepare, prepare_file, read_smiles
 from molvae.device import autocast, resolve_device, use_bf16
-from molvae.exceptions import ConfigError, DataError, TrainingError
+from molvae.exceptions import CheckpointError, ConfigError, DataError, TrainingError
 from molvae.generator import Generator
 from molvae.losses import (
     active_units,
@@ -75,6 +75,7 @@ class RunState:
     epoch: int = 0
     step: int = 0
     best: float = math.inf  # lowest validation ELBO so far
+    best_epoch: int = 0  # the epoch that reached it (0: none yet)
     bad_epochs: int = 0  # epochs since the best one
     history: list[dict[str, Any]] = field(default_factory=list)
     rng: dict[str, Any] = field(default_factory=dict)
@@ -92,7 +93,13 @@ class RunState:
         if d["rng"].get("cuda") is not None and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(d["rng"]["cuda"])
         keys = ("epoch", "step", "best", "bad_epochs")
-        return cls(**{k: d[k] for k in keys}, history=list(d["history"]), rng=d["rng"])
+        best_epoch = d.get("best_epoch", 0)  # absent from checkpoints written before 0.1.1
+        return cls(
+            **{k: d[k] for k in keys},
+            best_epoch=best_epoch,
+            history=list(d["history"]),
+            rng=d["rng"],
+        )
 
 
 def lr_at(step: int, cfg: TrainConfig, total_steps: int) -> float:
@@ -344,7 +351,9 @@ def fit(
             model.load_state_dict(last.state_dict)
             optimizer.load_state_dict(last.train_state["optimizer"])
             state = RunState.from_dict(last.train_state)
-            best_weights = ckpt.load(run.best).state_dict if run.best.exists() else None
+            run.repair_best(state.best_epoch, state.epoch)
+            with contextlib.suppress(CheckpointError):  # reported by repair_best
+                best_weights = ckpt.load(run.best).state_dict
             logger.info("resuming %s at epoch %d, step %d", run.path, state.epoch, state.step)
         if run is not None:
             run.start()
@@ -377,8 +386,10 @@ def fit(
             metrics = validate(model, tokenizer, val, cfg, seed=cfg.seed + state.epoch, bf16=bf16)
             state.epoch += 1
             improved = metrics["val_elbo"] < state.best
-            state.best = min(state.best, metrics["val_elbo"])
-            state.bad_epochs = 0 if improved else state.bad_epochs + 1
+            if improved:
+                state.best, state.best_epoch, state.bad_epochs = metrics["val_elbo"], state.epoch, 0
+            else:
+                state.bad_epochs += 1
             timed_out = stats.pop("timed_out")
             state.history.append({"epoch": state.epoch, "step": state.step, **stats, **metrics})
             _log_epoch(state.history[-1], model_config.latent_dim)
