@@ -80,6 +80,17 @@ class RunState:
     history: list[dict[str, Any]] = field(default_factory=list)
     rng: dict[str, Any] = field(default_factory=dict)
 
+    def record(self, row: dict[str, Any]) -> bool:
+        """Close an epoch: append its history row; True when its validation ELBO is the best yet."""
+        self.epoch += 1
+        self.history.append({"epoch": self.epoch, "step": self.step, **row})
+        improved = row["val_elbo"] < self.best
+        if improved:
+            self.best, self.best_epoch, self.bad_epochs = row["val_elbo"], self.epoch, 0
+        else:
+            self.bad_epochs += 1
+        return improved
+
     def to_dict(self) -> dict[str, Any]:
         rng = {"torch": torch.get_rng_state()}
         if torch.cuda.is_available():
@@ -361,20 +372,11 @@ def fit(
             run.write_history(state.history)
         logger.info(
             "training %s parameters on %s (%s%s): %d train / %d val molecules, %d steps",
-            f"{count_parameters(model):,}",
-            device,
-            tokenizer.kind,
-            ", bf16 autocast" if bf16 else "",
-            len(train),
-            len(val),
-            total_steps,
-        )
-        meta = {
-            "data": cfg.data or "in-memory",
-            "n_train": len(train),
-            "n_val": len(val),
-            "prepare_report": prepared.report.to_dict(),
-        }
+            f"{count_parameters(model):,}", device, tokenizer.kind, ", bf16" if bf16 else "",
+            len(train), len(val), total_steps,
+        )  # fmt: skip
+        meta = {"data": cfg.data or "in-memory", "n_train": len(train), "n_val": len(val)}
+        meta["prepare_report"] = prepared.report.to_dict()
 
         # ---- the loop ---------------------------------------------------------------------------
         deadline = time.monotonic() + (cfg.time_limit_minutes * 60 or math.inf)
@@ -384,14 +386,8 @@ def fit(
                 model, optimizer, train, cfg, state, total_steps, bf16, deadline, progress
             )
             metrics = validate(model, tokenizer, val, cfg, seed=cfg.seed + state.epoch, bf16=bf16)
-            state.epoch += 1
-            improved = metrics["val_elbo"] < state.best
-            if improved:
-                state.best, state.best_epoch, state.bad_epochs = metrics["val_elbo"], state.epoch, 0
-            else:
-                state.bad_epochs += 1
             timed_out = stats.pop("timed_out")
-            state.history.append({"epoch": state.epoch, "step": state.step, **stats, **metrics})
+            improved = state.record({**stats, **metrics})
             _log_epoch(state.history[-1], model_config.latent_dim)
             if improved:
                 best_weights = {k: v.detach().clone() for k, v in model.state_dict().items()}
