@@ -49,3 +49,15 @@ def test_download_checksum_and_bad_url(tmp_path):
     assert not (tmp_path / "out.txt").exists()
     with pytest.raises(mv.DataError, match="cannot download"):
         datasets.download((tmp_path / "missing").as_uri(), tmp_path / "out.txt")
+
+
+def test_resolve_data_specs(tmp_path):
+    assert mv.datasets.resolve("moses:test") == mv.datasets.path("moses", "test")
+    assert str(mv.datasets.resolve("my/file.smi")) == "my/file.smi"
+    odd = tmp_path / "a:b.smi"  # an existing file whose name holds a colon stays a path
+    odd.write_text("CCO\n")
+    assert mv.datasets.resolve(str(odd)) == odd
+    with pytest.raises(mv.DataError, match="unknown dataset 'zinc'"):
+        mv.datasets.resolve("zinc:train")
+    with pytest.raises(mv.DataError, match="no split"):
+        mv.datasets.resolve("moses:valid")

@@ -30,7 +30,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--train", default="auto", help="training SMILES file for Novelty (default: MOSES train)"
     )
     p.add_argument("--jobs", type=positive_int, default=os.cpu_count() or 1)
-    p.add_argument("--device", default="cpu", help="torch device for ChemNet (FCD)")
+    p.add_argument(
+        "--device", default="cpu", help="torch device for ChemNet (FCD) and the Tanimoto products"
+    )
     p.add_argument("-o", "--out", help="write the metrics as JSON here")
     p.set_defaults(run=run)
 
@@ -75,8 +77,13 @@ def run(args: argparse.Namespace) -> int:
         f"samples {counts['samples']:,}  valid {counts['valid']:,}  invalid {counts['invalid']}  "
         f"duplicates {counts['duplicates']:,}"
     )
-    for key, value in metrics.items():
-        print(f"  {key:<14} {'-' if value is None else f'{value:.4f}'}")
+    if reference == "moses":
+        from molvae.metrics.published import table
+
+        print(table(metrics))
+    else:
+        for key, value in metrics.items():
+            print(f"  {key:<14} {'-' if value is None else f'{value:.4f}'}")
     if out:
         write_text(json.dumps(metrics, indent=2), out)
     return 0

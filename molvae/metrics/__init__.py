@@ -55,6 +55,8 @@ from molvae.metrics.similarity import (
 
 logger = logging.getLogger(__name__)
 
+MOSES_SAMPLES = 30_000  # samples per evaluation in MOSES's protocol (its README)
+
 __all__ = [
     "MOSES_SETS",
     "PROPERTY_KEYS",
@@ -96,7 +98,8 @@ def evaluate(
         train: training SMILES for ``Novelty``; ``"auto"`` = the MOSES train set when
             ``reference="moses"``, else no novelty; ``None`` = no novelty.
         n_jobs: worker processes for RDKit work.
-        device: torch device for ChemNet (FCD).
+        device: torch device for ChemNet (FCD) and the Tanimoto products (SNN, IntDiv); RDKit
+            features always run in worker processes.
         ks: the ``k`` of ``unique@k``.
         details: also return counts (samples, valid, invalid by reason, duplicates) and timings.
 
@@ -143,8 +146,22 @@ def evaluate(
         first = valid[:k]
         result[f"unique@{k}"] = len(set(first)) / len(first)
 
+    if reference == "moses" and len(values) < MOSES_SAMPLES:
+        logger.warning(
+            "evaluate: %d samples; MOSES's protocol uses %d (FCD and Scaf depend on the sample "
+            "size: compare only with figures for the same number of samples)",
+            len(values),
+            MOSES_SAMPLES,
+        )
     ref_stats = {
-        name: reference_stats(smiles, n_jobs=n_jobs, device=device, progress=progress, name=name)
+        name: reference_stats(
+            smiles,
+            n_jobs=n_jobs,
+            device=device,
+            progress=progress,
+            name=name,
+            shipped=_shipped_source(reference, name),
+        )
         for name, smiles in refs.items()
     }
     seconds: dict[str, float] = {}
@@ -193,11 +210,11 @@ def _torch_metrics(
     for name, r in ref_stats.items():
         if len(valid) >= 2:
             result[f"FCD/{name}"] = frechet(g_mu, g_sigma, r.fcd_mu, r.fcd_sigma)
-        result[f"SNN/{name}"] = float(np.mean(tanimoto_max(g.fps, r.fps)))
+        result[f"SNN/{name}"] = float(np.mean(tanimoto_max(g.fps, r.fps, device=device)))
         result[f"Frag/{name}"] = _none_if_nan(cosine_similarity_counts(r.frags, g.frags))
         result[f"Scaf/{name}"] = _none_if_nan(cosine_similarity_counts(r.scafs, g.scafs))
     lap("snn_frag_scaf")
-    div1, div2 = tanimoto_mean(g.fps, None, ps=(1, 2))
+    div1, div2 = tanimoto_mean(g.fps, None, ps=(1, 2), device=device)
     result["IntDiv"] = 1 - float(np.mean(div1))
     result["IntDiv2"] = 1 - float(np.mean(div2))
     lap("intdiv")
@@ -210,6 +227,16 @@ def _novelty(valid: list[str], train: Sequence[str] | str | None, reference: Any
         return None
     unique = set(valid)
     return len(unique - train_set) / len(unique)
+
+
+def _shipped_source(reference: Any, name: str) -> tuple[str, Any] | None:
+    """``(split, bundled file)`` of a MOSES reference set, whose statistics ship with molvae."""
+    if reference != "moses":
+        return None
+    from molvae import datasets
+
+    split = MOSES_SETS[name]
+    return split, datasets.path("moses", split)
 
 
 def _wasserstein(u: np.ndarray, v: np.ndarray) -> float | None:

@@ -58,6 +58,24 @@ def features_chunk(args: tuple[list[str], bool]) -> list[tuple[Any, ...]]:
     return out
 
 
+def fingerprint_chunk(smiles: list[str]) -> list[np.ndarray]:
+    """Packed Morgan fingerprints (radius 2, 1024 bits, as MOSES) of the valid molecules of
+    ``smiles`` (invalid ones are skipped)."""
+    from rdkit import rdBase
+    from rdkit.Chem import rdFingerprintGenerator
+
+    from molvae.chem import to_mol
+
+    gen = rdFingerprintGenerator.GetMorganGenerator(radius=2, fpSize=FP_BITS)
+    out = []
+    with rdBase.BlockLogs():
+        for s in smiles:
+            mol = to_mol(s)
+            if mol is not None:
+                out.append(np.packbits(gen.GetFingerprintAsNumPy(mol).astype(np.uint8)))
+    return out
+
+
 def canonical_chunk(values: list[Any]) -> list[tuple[str | None, str | None]]:
     from rdkit import Chem, rdBase
 

@@ -16,7 +16,14 @@ import numpy as np
 
 from molvae.files import atomic_write
 from molvae.metrics.fcd import fcd_moments
-from molvae.metrics.features import PROPERTY_KEYS, SetStats, canonical_chunk, set_stats
+from molvae.metrics.features import (
+    FP_BITS,
+    PROPERTY_KEYS,
+    SetStats,
+    canonical_chunk,
+    fingerprint_chunk,
+    set_stats,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -68,33 +75,23 @@ def load_stats(path: Path) -> SetStats | None:
         return None
 
 
-def reference_stats(
-    smiles: Sequence[Any],
-    n_jobs: int = 1,
-    device: str = "cpu",
-    cache: bool = True,
-    progress: bool = False,
-    name: str = "reference",
+def content_key(values: Sequence[Any]) -> str:
+    """Cache key of a reference set: its molecules, in order."""
+    blob = "\n".join(map(str, values)) + f"|v{STATS_VERSION}"
+    return hashlib.sha256(blob.encode()).hexdigest()[:24]
+
+
+def compute_stats(
+    smiles: Sequence[Any], n_jobs: int, device: str, progress: bool, name: str
 ) -> SetStats:
-    """Statistics of a reference set (valid molecules only, canonicalised), cached on disk."""
+    """All statistics of a reference set from its molecules (valid ones, canonicalised)."""
     from molvae.parallel import chunked, map_chunks
 
-    values = list(smiles)
-    key = hashlib.sha256(("\n".join(map(str, values)) + f"|v{STATS_VERSION}").encode()).hexdigest()[
-        :24
-    ]
-    path = stats_path(key)
-    if cache and path.exists():
-        stats = load_stats(path)
-        if stats is not None:
-            logger.info("reference %s: cached statistics %s", name, path)
-            return stats
     t0 = time.perf_counter()
+    chunks = chunked(list(smiles), 5000)
     canon = [
         c
-        for part in map_chunks(
-            canonical_chunk, chunked(values, 5000), n_jobs, progress, f"{name}: parse"
-        )
+        for part in map_chunks(canonical_chunk, chunks, n_jobs, progress, f"{name}: parse")
         for c, _ in part
         if c is not None
     ]
@@ -109,6 +106,71 @@ def reference_stats(
         len(canon),
         time.perf_counter() - t0,
     )
+    return stats
+
+
+def reference_fingerprints(
+    smiles: Sequence[Any],
+    n_jobs: int = 1,
+    progress: bool = False,
+    name: str = "reference",
+    cache: bool = True,
+) -> np.ndarray:
+    """Packed Morgan fingerprints ``(M, 128) uint8`` of the distinct valid molecules of a
+    reference set (what SNN needs: a max over the set, so duplicates do not matter), cached."""
+    from molvae.parallel import chunked, map_chunks
+
+    path = stats_path("fps-" + content_key(smiles))
+    if cache and path.exists():
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                return z["fps"]
+        except Exception as err:  # a damaged cache is recomputed, never trusted
+            logger.warning("ignoring unreadable fingerprint cache %s: %s", path, err)
+    unique = list(dict.fromkeys(s for s in smiles if isinstance(s, str)))
+    chunks = chunked(unique, 5000)
+    rows = [
+        r
+        for part in map_chunks(fingerprint_chunk, chunks, n_jobs, progress, f"{name}: fingerprints")
+        for r in part
+    ]
+    fps = np.stack(rows) if rows else np.zeros((0, FP_BITS // 8), np.uint8)
+    if cache:
+        try:
+            with atomic_write(path, "wb") as f:
+                np.savez(f, fps=fps)
+        except OSError as err:
+            logger.warning("could not cache reference fingerprints at %s: %s", path, err)
+    return fps
+
+
+def reference_stats(
+    smiles: Sequence[Any],
+    n_jobs: int = 1,
+    device: str = "cpu",
+    cache: bool = True,
+    progress: bool = False,
+    name: str = "reference",
+    shipped: tuple[str, Path] | None = None,
+) -> SetStats:
+    """Statistics of a reference set: the shipped ones when ``shipped=(split, source file)`` names
+    valid shipped statistics (fingerprints computed on first use), else computed once from the
+    molecules and cached on disk."""
+    values = list(smiles)
+    if shipped is not None:
+        from molvae.metrics import shipped as shipped_stats
+
+        stats = shipped_stats.load(*shipped)
+        if stats is not None:
+            stats.fps = reference_fingerprints(values, n_jobs, progress, name, cache)
+            return stats
+    path = stats_path(content_key(values))
+    if cache and path.exists():
+        stats = load_stats(path)
+        if stats is not None:
+            logger.info("reference %s: cached statistics %s", name, path)
+            return stats
+    stats = compute_stats(values, n_jobs, device, progress, name)
     if cache:
         try:
             save_stats(stats, path)

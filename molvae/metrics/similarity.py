@@ -10,11 +10,12 @@ from typing import Any
 import numpy as np
 
 
-def _bits(fps: np.ndarray) -> Any:
-    """Packed fingerprints ``(N, 128) uint8`` -> ``(N, 1024)`` int8 tensor of 0/1."""
+def _bits(fps: np.ndarray, device: Any = "cpu") -> Any:
+    """Packed fingerprints ``(N, 128) uint8`` -> ``(N, 1024)`` int8 tensor of 0/1 on ``device``."""
     import torch
 
-    return torch.from_numpy(np.unpackbits(np.ascontiguousarray(fps), axis=1).view(np.int8))
+    bits = torch.from_numpy(np.unpackbits(np.ascontiguousarray(fps), axis=1).view(np.int8))
+    return bits.to(device)
 
 
 _INT_MM: bool | None = None
@@ -59,7 +60,9 @@ def _group_max(inter: Any, ref_count: Any, g_count: Any, best: Any) -> Any:
     return best
 
 
-def tanimoto_max(gen_fps: np.ndarray, ref_fps: np.ndarray, block: int = 8192) -> np.ndarray:
+def tanimoto_max(
+    gen_fps: np.ndarray, ref_fps: np.ndarray, block: int = 8192, device: Any = "cpu"
+) -> np.ndarray:
     """Per generated molecule, the max Tanimoto similarity to any reference molecule (as MOSES's
     ``average_agg_tanimoto(..., agg="max")``, a 0/0 similarity counting as 1). Exact.
 
@@ -72,19 +75,19 @@ def tanimoto_max(gen_fps: np.ndarray, ref_fps: np.ndarray, block: int = 8192) ->
     out = np.zeros(len(gen_fps))
     if len(gen_fps) == 0 or len(ref_fps) == 0:
         return out
-    ref = _bits(ref_fps)  # (M, K) int8
+    ref = _bits(ref_fps, device)  # (M, K) int8
     ref_count = ref.sum(1, dtype=torch.int32)  # (M,)
     order = torch.argsort(ref_count, stable=True)
     ref, ref_count = ref[order], ref_count[order]
     for i in range(0, len(gen_fps), block):
-        g = _bits(gen_fps[i : i + block])  # (n, K)
+        g = _bits(gen_fps[i : i + block], device)  # (n, K)
         g_count = g.sum(1).float()  # (n,)
         g_t = g.T.contiguous()  # (K, n)
-        best = torch.zeros(len(g))  # (n,) float32
+        best = torch.zeros(len(g), device=ref.device)  # (n,) float32
         for j in range(0, len(ref), block):
             inter = _intersections(ref[j : j + block], g_t)  # (m, n) exact counts
             best = _group_max(inter, ref_count[j : j + block], g_count, best)
-        out[i : i + len(g)] = best.numpy()
+        out[i : i + len(g)] = best.cpu().numpy()
     return out
 
 
@@ -93,6 +96,7 @@ def tanimoto_mean(
     ref_fps: np.ndarray | None = None,
     ps: Sequence[int] = (1,),
     block: int = 4096,
+    device: Any = "cpu",
 ) -> np.ndarray:
     """Per generated molecule and power ``p``: ``mean_j(T_ij ** p) ** (1 / p)`` over the reference
     (MOSES's ``agg="mean"``). All powers come from one pass. ``ref_fps=None`` means the set
@@ -105,10 +109,10 @@ def tanimoto_mean(
     out = np.zeros((len(ps), len(gen_fps)))
     if len(gen_fps) == 0 or len(ref_fps) == 0:
         return out
-    acc = torch.zeros(len(ps), len(gen_fps), dtype=torch.float64)  # (P, N) sums over the reference
-    ref = _bits(ref_fps)  # (M, K)
+    ref = _bits(ref_fps, device)  # (M, K)
+    acc = torch.zeros(len(ps), len(gen_fps), dtype=torch.float64, device=ref.device)  # (P, N)
     ref_count = ref.sum(1).float()  # (M,)
-    gen = ref if symmetric else _bits(gen_fps)  # (N, K)
+    gen = ref if symmetric else _bits(gen_fps, device)  # (N, K)
     gen_count = ref_count if symmetric else gen.sum(1).float()  # (N,)
     for i in range(0, len(gen_fps), block):
         g_t = gen[i : i + block].T.contiguous()  # (K, n)
@@ -122,7 +126,7 @@ def tanimoto_mean(
                 acc[k, i : i + len(g_count)] += tp.sum(0)  # float32 per block, as MOSES
                 if symmetric and j != i:  # the mirrored block (j, i) adds to the rows j
                     acc[k, j : j + len(tp)] += tp.sum(1)
-    out = acc.numpy() / len(ref_fps)
+    out = acc.cpu().numpy() / len(ref_fps)
     return out ** (1.0 / np.asarray(ps, dtype=np.float64))[:, None]
 
 

@@ -1,0 +1,188 @@
+"""Reference statistics of the MOSES test and scaffold-test sets, shipped inside the package.
+
+The expensive parts of the reference side (ChemNet moments for FCD, BRICS-fragment and Murcko-scaffold
+counts, and the test set's logP/SA/QED/weight values for the property distances) ship as plain
+``.npz`` files (no pickle) in ``molvae/metrics/reference_data/``, with a ``manifest.json`` giving
+their provenance: the bundled dataset file each was computed from and its sha256, the sha256 of
+each ``.npz``, and the molvae, RDKit and fcd versions that made them. Morgan fingerprints for SNN are
+cheap and computed on first use (then cached).
+
+A shipped file whose sha256 differs from the manifest (damaged or tampered with), or whose source
+dataset changed (stale), is never used: :func:`load` logs why and returns ``None``, and the caller
+recomputes the statistics from the molecules. ``scripts/build_reference_stats.py`` rebuilds them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from molvae.files import atomic_write
+from molvae.metrics.features import PROPERTY_KEYS, SetStats
+
+logger = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+
+
+def data_dir() -> Path:
+    """Folder of the shipped statistics (``molvae/metrics/reference_data``)."""
+    return Path(__file__).resolve().parent / "reference_data"
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _strings(buf: np.ndarray) -> list[str]:
+    text = buf.tobytes().decode()
+    return text.split("\n") if text else []
+
+
+def _counter_arrays(counts: Counter, prefix: str) -> dict[str, np.ndarray]:
+    keys = sorted(counts)
+    return {
+        f"{prefix}_keys": np.frombuffer("\n".join(keys).encode(), dtype=np.uint8),
+        f"{prefix}_counts": np.array([counts[k] for k in keys], dtype=np.int64),
+    }
+
+
+def save(stats: SetStats, path: Path, with_properties: bool) -> None:
+    """Write the shipped part of ``stats`` (not the fingerprints) to ``path`` (compressed npz).
+
+    The covariance is symmetric: only its upper triangle is stored. Property values are stored
+    sorted (the Wasserstein distance does not depend on order).
+    """
+    iu = np.triu_indices(len(stats.fcd_mu))
+    arrays: dict[str, np.ndarray] = {
+        "format_version": np.array(FORMAT_VERSION),
+        "n": np.array(stats.n),
+        "fcd_mu": np.asarray(stats.fcd_mu, dtype=np.float64),
+        "fcd_sigma_triu": np.asarray(stats.fcd_sigma, dtype=np.float64)[iu],
+        **_counter_arrays(stats.frags, "frags"),
+        **_counter_arrays(stats.scafs, "scafs"),
+    }
+    if with_properties:
+        for k in PROPERTY_KEYS:
+            arrays[f"prop_{k}"] = np.sort(np.asarray(stats.props[k], dtype=np.float64))
+    with atomic_write(path, "wb") as f:
+        np.savez_compressed(f, **arrays)
+
+
+def read(path: Path) -> SetStats:
+    """A shipped ``.npz`` as :class:`SetStats` (``fps`` empty: computed on first use)."""
+    with np.load(path, allow_pickle=False) as z:
+        if int(z["format_version"]) != FORMAT_VERSION:
+            raise ValueError(f"format_version {int(z['format_version'])} != {FORMAT_VERSION}")
+        mu = z["fcd_mu"]
+        sigma = np.zeros((len(mu), len(mu)))
+        iu = np.triu_indices(len(mu))
+        sigma[iu] = z["fcd_sigma_triu"]
+        sigma.T[iu] = z["fcd_sigma_triu"]
+        props = {k: z[f"prop_{k}"] for k in PROPERTY_KEYS if f"prop_{k}" in z.files}
+        return SetStats(
+            n=int(z["n"]),
+            fps=np.zeros((0, 128), np.uint8),
+            frags=Counter(dict(zip(_strings(z["frags_keys"]), z["frags_counts"].tolist()))),
+            scafs=Counter(dict(zip(_strings(z["scafs_keys"]), z["scafs_counts"].tolist()))),
+            passes=np.zeros(0, dtype=bool),
+            props=props,
+            fcd_mu=mu,
+            fcd_sigma=sigma,
+        )
+
+
+def manifest(folder: Path | None = None) -> dict[str, Any] | None:
+    """The provenance of the shipped statistics, or None when there is no readable manifest."""
+    path = (folder or data_dir()) / MANIFEST
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError) as err:
+        logger.warning("shipped reference statistics: no readable %s (%s)", path, err)
+        return None
+
+
+def load(split: str, source: Path, folder: Path | None = None) -> SetStats | None:
+    """The shipped statistics of MOSES ``split`` computed from ``source``, or None (logged) when
+    they are missing, unreadable, tampered with (sha256) or stale (``source`` changed)."""
+    folder = folder or data_dir()
+    info = (manifest(folder) or {}).get("sets", {}).get(split)
+    if info is None:
+        logger.warning("no shipped reference statistics for %r; computing them", split)
+        return None
+    path = folder / info["file"]
+    why = None
+    if not path.is_file():
+        why = f"{path} is missing"
+    elif _sha256(path) != info["sha256"]:
+        why = f"{path} does not match its sha256 in {MANIFEST} (damaged or tampered with)"
+    elif _sha256(source) != info["source_sha256"]:
+        why = f"{source} changed since the statistics were built (stale)"
+    if why is None:
+        try:
+            stats = read(path)
+        except (OSError, ValueError, KeyError) as err:
+            why = f"{path} is unreadable: {err}"
+    if why is not None:
+        logger.warning("shipped reference statistics not used: %s; recomputing them", why)
+        return None
+    logger.info("reference %s: shipped statistics %s", split, path)
+    return stats
+
+
+def build(
+    splits: dict[str, tuple[Path, bool]],
+    folder: Path | None = None,
+    n_jobs: int = 1,
+    device: str = "cpu",
+    progress: bool = False,
+) -> dict[str, Any]:
+    """Compute and write the statistics of each ``split -> (source file, with properties)`` into
+    ``folder`` with a manifest; returns the manifest. What ``scripts/build_reference_stats.py`` runs.
+    """
+    import datetime as dt
+
+    import fcd
+    import rdkit
+
+    from molvae.data import read_smiles
+    from molvae.metrics.reference import compute_stats
+    from molvae.version import __version__
+
+    folder = folder or data_dir()
+    sets = {}
+    for split, (source, with_props) in splits.items():
+        smiles = read_smiles(source).tolist()
+        stats = compute_stats(smiles, n_jobs, device, progress, split)
+        path = folder / f"moses_{split}.npz"
+        save(stats, path, with_props)
+        sets[split] = {
+            "file": path.name,
+            "sha256": _sha256(path),
+            "source": source.name,
+            "source_sha256": _sha256(source),
+            "molecules": stats.n,
+            "properties": with_props,
+        }
+        logger.info("built %s: %d molecules, %.1f MB", path, stats.n, path.stat().st_size / 1e6)
+    doc = {
+        "format_version": FORMAT_VERSION,
+        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "built_with": {"molvae": __version__, "rdkit": rdkit.__version__, "fcd": fcd.__version__},
+        "command": "python scripts/build_reference_stats.py",
+        "sets": sets,
+    }
+    with atomic_write(folder / MANIFEST) as f:
+        f.write(json.dumps(doc, indent=2) + "\n")
+    return doc
