@@ -17,11 +17,9 @@ import numpy as np
 from molvae.files import atomic_write
 from molvae.metrics.fcd import fcd_moments
 from molvae.metrics.features import (
-    FP_BITS,
     PROPERTY_KEYS,
     SetStats,
     canonical_chunk,
-    fingerprint_chunk,
     set_stats,
 )
 
@@ -109,41 +107,6 @@ def compute_stats(
     return stats
 
 
-def reference_fingerprints(
-    smiles: Sequence[Any],
-    n_jobs: int = 1,
-    progress: bool = False,
-    name: str = "reference",
-    cache: bool = True,
-) -> np.ndarray:
-    """Packed Morgan fingerprints ``(M, 128) uint8`` of the distinct valid molecules of a
-    reference set (what SNN needs: a max over the set, so duplicates do not matter), cached."""
-    from molvae.parallel import chunked, map_chunks
-
-    path = stats_path("fps-" + content_key(smiles))
-    if cache and path.exists():
-        try:
-            with np.load(path, allow_pickle=False) as z:
-                return z["fps"]
-        except Exception as err:  # a damaged cache is recomputed, never trusted
-            logger.warning("ignoring unreadable fingerprint cache %s: %s", path, err)
-    unique = list(dict.fromkeys(s for s in smiles if isinstance(s, str)))
-    chunks = chunked(unique, 5000)
-    rows = [
-        r
-        for part in map_chunks(fingerprint_chunk, chunks, n_jobs, progress, f"{name}: fingerprints")
-        for r in part
-    ]
-    fps = np.stack(rows) if rows else np.zeros((0, FP_BITS // 8), np.uint8)
-    if cache:
-        try:
-            with atomic_write(path, "wb") as f:
-                np.savez(f, fps=fps)
-        except OSError as err:
-            logger.warning("could not cache reference fingerprints at %s: %s", path, err)
-    return fps
-
-
 def reference_stats(
     smiles: Sequence[Any],
     n_jobs: int = 1,
@@ -154,15 +117,13 @@ def reference_stats(
     shipped: tuple[str, Path] | None = None,
 ) -> SetStats:
     """Statistics of a reference set: the shipped ones when ``shipped=(split, source file)`` names
-    valid shipped statistics (fingerprints computed on first use), else computed once from the
-    molecules and cached on disk."""
+    valid shipped statistics, else computed once from the molecules and cached on disk."""
     values = list(smiles)
     if shipped is not None:
         from molvae.metrics import shipped as shipped_stats
 
         stats = shipped_stats.load(*shipped)
         if stats is not None:
-            stats.fps = reference_fingerprints(values, n_jobs, progress, name, cache)
             return stats
     path = stats_path(content_key(values))
     if cache and path.exists():
