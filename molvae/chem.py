@@ -90,6 +90,12 @@ def canonical(smiles: Any, largest_fragment: bool = False) -> str | None:
         return Chem.MolToSmiles(mol)
 
 
+def to_smiles(mol: Chem.Mol) -> str:
+    """RDKit canonical SMILES of a molecule (what :func:`canonical` gives for its SMILES)."""
+    with rdBase.BlockLogs():
+        return Chem.MolToSmiles(mol)
+
+
 def keep_largest_fragment(mol: Chem.Mol) -> Chem.Mol:
     """The fragment with the most heavy atoms (the molecule itself when it has one fragment)."""
     frags = Chem.GetMolFrags(mol, asMols=True, sanitizeFrags=False)

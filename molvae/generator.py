@@ -27,7 +27,7 @@ import pandas as pd
 import torch
 
 from molvae import checkpoint as ckpt
-from molvae.chem import canonical, parse, smiles_list
+from molvae.chem import canonical, parse, smiles_list, to_smiles
 from molvae.exceptions import TokenizerError
 from molvae.files import atomic_write
 from molvae.losses import kl_per_molecule
@@ -266,7 +266,7 @@ class Generator:
         reasons: list[str | None] = []
         for s in values:
             mol, reason = parse(s)
-            canon.append(None if mol is None else canonical(s))
+            canon.append(None if mol is None else to_smiles(mol))
             reasons.append(reason)
         ok = [k for k, r in enumerate(reasons) if r is None]
         encoded, errors, details = self.tokenizer.encode_many([canon[k] for k in ok])
@@ -306,7 +306,7 @@ class Generator:
                 f"cannot encode this SMILES ({reason}: {DESCRIPTIONS[reason]})",
                 input=smiles[:200] if isinstance(smiles, str) else None,
             )
-        ids = torch.tensor([self.tokenizer.encode(canonical(smiles))], device=self.device)
+        ids = torch.tensor([self.tokenizer.encode(to_smiles(mol))], device=self.device)
         with torch.no_grad():
             mu, logvar = self.model.encode_params(ids, torch.tensor([ids.shape[1]]))
         return mu[0].float(), logvar[0].float()
