@@ -86,8 +86,7 @@ def canonical(smiles: Any, largest_fragment: bool = False) -> str | None:
         return None
     if largest_fragment:
         mol = keep_largest_fragment(mol)
-    with rdBase.BlockLogs():
-        return Chem.MolToSmiles(mol)
+    return to_smiles(mol)
 
 
 def to_smiles(mol: Chem.Mol) -> str:
@@ -427,7 +426,12 @@ def _score_chunk(args: tuple[list[Any], tuple[str, ...]]) -> list[tuple[Any, ...
                 row = _property_values(mol, names)
             except Exception as err:  # a property RDKit cannot compute for this molecule
                 out.append(
-                    (False, f"property_error: {type(err).__name__}", None, *([None] * len(names)))
+                    (
+                        False,
+                        f"{reasons.PROPERTY_ERROR}: {type(err).__name__}",
+                        None,
+                        *([None] * len(names)),
+                    )
                 )
                 continue
             out.append((True, None, Chem.MolToSmiles(mol), *row))

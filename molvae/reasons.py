@@ -16,6 +16,9 @@ DUPLICATE = "duplicate"
 UNKNOWN_TOKEN = "unknown_token"
 UNTOKENIZABLE = "untokenizable"
 TOO_LONG = "too_long"
+PROPERTY_ERROR = (
+    "property_error"  # mv.score: RDKit cannot compute a property (": ErrorType" follows)
+)
 
 DESCRIPTIONS = {
     NOT_A_STRING: "not a string (None, NaN, a number)",
@@ -27,5 +30,6 @@ DESCRIPTIONS = {
     UNKNOWN_TOKEN: "holds a token the model's vocabulary lacks",
     UNTOKENIZABLE: "the tokenizer cannot represent it (e.g. SELFIES does not round-trip it)",
     TOO_LONG: "more tokens than max_len",
+    PROPERTY_ERROR: "RDKit raised while computing a property of it",
 }
 REASONS = tuple(DESCRIPTIONS)

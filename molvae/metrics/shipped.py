@@ -15,7 +15,6 @@ recomputes the statistics from the molecules. ``scripts/build_reference_stats.py
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 from collections import Counter
@@ -24,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from molvae.data.io import file_sha256
 from molvae.files import atomic_write
 from molvae.metrics.features import PROPERTY_KEYS, SetStats
 
@@ -36,14 +36,6 @@ MANIFEST = "manifest.json"
 def data_dir() -> Path:
     """Folder of the shipped statistics (``molvae/metrics/reference_data``)."""
     return Path(__file__).resolve().parent / "reference_data"
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _strings(buf: np.ndarray) -> list[str]:
@@ -136,9 +128,9 @@ def load(split: str, source: Path, folder: Path | None = None) -> SetStats | Non
     why = None
     if not path.is_file():
         why = f"{path} is missing"
-    elif _sha256(path) != info["sha256"]:
+    elif file_sha256(path) != info["sha256"]:
         why = f"{path} does not match its sha256 in {MANIFEST} (damaged or tampered with)"
-    elif _sha256(source) != info["source_sha256"]:
+    elif file_sha256(source) != info["source_sha256"]:
         why = f"{source} changed since the statistics were built (stale)"
     if why is None:
         try:
@@ -180,9 +172,9 @@ def build(
         save(stats, path, with_props)
         sets[split] = {
             "file": path.name,
-            "sha256": _sha256(path),
+            "sha256": file_sha256(path),
             "source": source.name,
-            "source_sha256": _sha256(source),
+            "source_sha256": file_sha256(source),
             "molecules": stats.n,
             "properties": with_props,
         }
