@@ -11,6 +11,8 @@ Layout (a dict of plain types and tensors only)::
     train_config      dict or None
     train_state       dict or None (epoch, step, optimizer state, RNG states, best metric, ...)
     metadata          dict (molvae/torch/rdkit/selfies versions, date, data source, ...)
+    prior             dict or None: a learned prior over z (``molvae.prior``), tensors + numbers
+    prior_sha256      sha256 over the prior's tensors (present with ``prior``)
 
 Anything else (a pickled object, a truncated or corrupted file, a changed weight, an unknown
 format version) raises :class:`CheckpointError`.
@@ -54,6 +56,7 @@ class Checkpoint:
     train_state: dict[str, Any] | None
     metadata: dict[str, Any]
     path: Path
+    prior: dict[str, Any] | None = None
 
     def build_model(self, device: str | torch.device = "cpu") -> torch.nn.Module:
         from molvae.model import MolVAE
@@ -104,8 +107,12 @@ def save(
     train_config: dict[str, Any] | None = None,
     train_state: dict[str, Any] | None = None,
     metadata: dict[str, Any] | None = None,
+    prior: dict[str, Any] | None = None,
 ) -> Path:
-    """Write a checkpoint atomically (temp file in the same folder, then rename)."""
+    """Write a checkpoint atomically (temp file in the same folder, then rename).
+
+    ``prior`` is a learned prior's plain data (``GaussianMixturePrior.to_dict()``) or None.
+    """
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     payload = {
         "format": FORMAT,
@@ -122,6 +129,26 @@ def save(
             **(metadata or {}),
         },
     }
+    _put_prior(payload, prior)
+    with atomic_write(path, "wb") as f:
+        torch.save(payload, f)
+    return Path(path)
+
+
+def _prior_tensors(prior: dict[str, Any]) -> dict[str, torch.Tensor]:
+    return {k: v for k, v in prior.items() if isinstance(v, torch.Tensor)}
+
+
+def _put_prior(payload: dict[str, Any], prior: dict[str, Any] | None) -> None:
+    payload["prior"] = prior
+    payload["prior_sha256"] = state_digest(_prior_tensors(prior)) if prior is not None else None
+
+
+def set_prior(path: str | os.PathLike, prior: dict[str, Any] | None) -> Path:
+    """Store (or with None remove) a learned prior in an existing checkpoint, atomically."""
+    load(path)  # verified before it is rewritten
+    payload = torch.load(path, map_location="cpu", weights_only=True)
+    _put_prior(payload, prior)
     with atomic_write(path, "wb") as f:
         torch.save(payload, f)
     return Path(path)
@@ -170,6 +197,14 @@ def load(path: str | os.PathLike) -> Checkpoint:
         raise CheckpointError(
             f"{path}: weights do not match their checksum (file corrupted or tampered with)"
         )
+    prior = payload.get("prior")
+    if prior is not None and (
+        not isinstance(prior, dict)
+        or state_digest(_prior_tensors(prior)) != payload.get("prior_sha256")
+    ):
+        raise CheckpointError(
+            f"{path}: the learned prior does not match its checksum (file corrupted or tampered with)"
+        )
     try:
         model_config = ModelConfig(**payload["model_config"])
         tokenizer = tokenizer_from_dict(payload["tokenizer"])
@@ -187,6 +222,7 @@ def load(path: str | os.PathLike) -> Checkpoint:
         train_state=payload.get("train_state"),
         metadata=payload.get("metadata") or {},
         path=path,
+        prior=prior,
     )
 
 

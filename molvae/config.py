@@ -92,6 +92,10 @@ class TrainConfig:
     val_max: int = _field(2000, ge=1)  # at most this many validation molecules
     recon_eval: int = _field(500, ge=0)  # validation molecules decoded for exact reconstruction
     prior_eval: int = _field(500, ge=0)  # prior samples drawn per epoch to measure validity
+    # prior samples per epoch scored against the validation molecules (FCD, MOSES filters, unique)
+    dist_eval: int = _field(2000, ge=0)
+    prior_components: int = _field(32, ge=0)  # learned prior stored in best.pt (0 = none)
+    prior_fit_size: int = _field(20_000, ge=1)  # training molecules it is fitted on
     patience: int = _field(0, ge=0)  # early stopping after this many epochs without improvement
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda | cuda:N | mps

@@ -32,6 +32,7 @@ from molvae.exceptions import TokenizerError
 from molvae.files import atomic_write
 from molvae.losses import kl_per_molecule
 from molvae.model import MolVAE
+from molvae.prior import GaussianMixturePrior
 from molvae.reasons import DESCRIPTIONS
 from molvae.tokenizers import PAD, Tokenizer
 
@@ -39,6 +40,7 @@ logger = logging.getLogger(__name__)
 
 SAMPLE_COLUMNS = ["smiles", "valid", "canonical", "nll"]
 METHODS = ("multinomial", "greedy")
+PRIORS = ("auto", "standard", "learned")  # auto: the learned prior when the model has one
 DEFAULT_MAX_LEN = 120
 
 
@@ -80,6 +82,8 @@ class Generator:
         tokenizer: its tokenizer.
         device: where to run (default: the model's device).
         metadata: checkpoint metadata, kept for reference (``max_len``: default decoding length).
+        prior: a learned prior over z (:class:`molvae.prior.GaussianMixturePrior`) or None;
+            :meth:`fit_prior` fits one, ``fit`` stores one in ``best.pt``.
     """
 
     def __init__(
@@ -88,19 +92,22 @@ class Generator:
         tokenizer: Tokenizer,
         device: str | torch.device | None = None,
         metadata: dict | None = None,
+        prior: GaussianMixturePrior | None = None,
     ):
         self.model = model.eval()
         if device is not None:
             self.model.to(device)
         self.tokenizer = tokenizer
         self.metadata = metadata or {}
+        self.prior = prior
         self._start_ids = tokenizer.start_ids()
 
     def __repr__(self) -> str:
         c = self.model.cfg
         return (
             f"Generator({self.tokenizer.kind}, latent_dim={c.latent_dim}, "
-            f"decoder={c.decoder_layers}x{c.decoder_hidden_dim}, device={self.device})"
+            f"decoder={c.decoder_layers}x{c.decoder_hidden_dim}, "
+            f"prior={'learned' if self.prior is not None else 'standard'}, device={self.device})"
         )
 
     @property
@@ -178,16 +185,21 @@ class Generator:
         batch_size: int = 1000,
         max_len: int | None = None,
         method: str = "multinomial",
+        prior: str = "auto",
     ) -> Iterator[pd.DataFrame]:
         """Yield DataFrames of at most ``batch_size`` prior samples each, ``n`` in total (flat memory)."""
         if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n <= 0:
             raise ValueError(f"n must be a positive integer, got {n!r}")
         check_decoding_args(temperature, method, max_len, batch_size)
+        learned = self._use_learned(prior)
         gen = torch_generator(seed, self.device)
         done = 0
         while done < n:
             b = min(batch_size, n - done)
-            z = torch.randn(b, self.latent_dim, device=self.device, generator=gen)  # (b, Z)
+            if learned:
+                z = self.prior.sample(b, generator=gen, device=self.device)  # type: ignore[union-attr]
+            else:
+                z = torch.randn(b, self.latent_dim, device=self.device, generator=gen)  # (b, Z)
             yield self.decode(z, method, temperature, max_len=max_len, generator=gen, batch_size=b)
             done += b
 
@@ -200,6 +212,7 @@ class Generator:
         max_len: int | None = None,
         method: str = "multinomial",
         progress: bool = False,
+        prior: str = "auto",
     ) -> pd.DataFrame:
         """Sample ``n`` molecules from the prior.
 
@@ -211,18 +224,26 @@ class Generator:
             max_len: most tokens per molecule (default: the training data's longest + margin).
             method: ``"multinomial"`` or ``"greedy"`` (most likely token at each step).
             progress: show a progress bar.
+            prior: where z comes from: ``"standard"`` N(0, I), ``"learned"`` the model's learned
+                prior (a Gaussian mixture fitted to the codes of training molecules; samples
+                resemble the training set far more, see docs/recipe.md), ``"auto"`` (default)
+                the learned prior when the model has one, else N(0, I).
 
         Returns:
             DataFrame with ``smiles``, ``valid``, ``canonical`` and ``nll`` (see :meth:`decode`).
 
         Raises:
-            ValueError: ``n <= 0``, a bad ``temperature``, ``max_len`` or an unknown ``method``.
+            ValueError: ``n <= 0``, a bad ``temperature``, ``max_len``, an unknown ``method`` or
+                ``prior``, or ``prior="learned"`` for a model without one.
         """
         from tqdm.auto import tqdm
 
         parts = []
         with tqdm(total=n, desc="sampling", unit="mol", disable=not progress) as bar:
-            for part in self.iter_samples(n, temperature, seed, batch_size, max_len, method):
+            parts_iter = self.iter_samples(
+                n, temperature, seed, batch_size, max_len, method, prior=prior
+            )
+            for part in parts_iter:
                 parts.append(part)
                 bar.update(len(part))
         return pd.concat(parts, ignore_index=True)
@@ -237,6 +258,7 @@ class Generator:
         max_len: int | None = None,
         method: str = "multinomial",
         progress: bool = False,
+        prior: str = "auto",
     ) -> dict[str, float]:
         """Stream ``n`` samples to a CSV in chunks (memory stays flat for millions of samples).
 
@@ -245,7 +267,7 @@ class Generator:
         """
         from tqdm.auto import tqdm
 
-        samples = self.iter_samples(n, temperature, seed, batch_size, max_len, method)
+        samples = self.iter_samples(n, temperature, seed, batch_size, max_len, method, prior=prior)
         n_valid = 0
         with (
             atomic_write(path, "w", newline="") as f,
@@ -259,6 +281,38 @@ class Generator:
         return {"n": n, "valid": n_valid / n}
 
     # ---- taking molecules ------------------------------------------------------------------------
+    def _use_learned(self, prior: str) -> bool:
+        if prior not in PRIORS:
+            raise ValueError(f"prior must be one of {list(PRIORS)}, got {prior!r}")
+        if prior == "learned" and self.prior is None:
+            raise ValueError(
+                "this model has no learned prior: fit one with gen.fit_prior(training_smiles) "
+                "(models trained with prior_components > 0 store one), or use prior='standard'"
+            )
+        return self.prior is not None and prior != "standard"
+
+    def fit_prior(
+        self,
+        smiles: Sequence[Any],
+        n_components: int = 32,
+        seed: int = 0,
+        batch_size: int = 1000,
+    ) -> GaussianMixturePrior:
+        """Fit the learned prior (a Gaussian mixture) to draws ``z ~ q(z|x)`` of ``smiles``
+        (typically 10-20k training molecules) and keep it in ``self.prior`` (``save`` stores it).
+
+        Rows that cannot be encoded are skipped (and logged by :meth:`encode`).
+        """
+        z = np.asarray(self.encode(list(smiles), sample=True, seed=seed, batch_size=batch_size))
+        z = z[np.isfinite(z).all(axis=1)]
+        if len(z) < 2 * n_components:
+            raise ValueError(
+                f"fit_prior needs at least {2 * n_components} encodable molecules for "
+                f"{n_components} components, got {len(z)}"
+            )
+        self.prior = GaussianMixturePrior.fit(torch.from_numpy(z), n_components, seed=seed)
+        return self.prior
+
     def _inputs(self, values: list[Any]) -> tuple[list[list[int] | None], list[str | None]]:
         """Token ids of each input's canonical form (the model was trained on RDKit canonical
         SMILES), or ``None`` and the reason (``molvae.reasons``) it cannot be encoded."""
@@ -488,7 +542,11 @@ class Generator:
     def save(self, path: str | os.PathLike, metadata: dict | None = None) -> Path:
         """Write the model as a checkpoint (no training state)."""
         return ckpt.save(
-            path, self.model, self.tokenizer, metadata={**self.metadata, **(metadata or {})}
+            path,
+            self.model,
+            self.tokenizer,
+            metadata={**self.metadata, **(metadata or {})},
+            prior=self.prior.to_dict() if self.prior is not None else None,
         )
 
 
@@ -512,4 +570,10 @@ def load(model: str | os.PathLike, device: str | torch.device | None = None) -> 
     meta = dict(c.metadata)
     if c.train_config and "max_len" in c.train_config:
         meta.setdefault("max_len", int(c.train_config["max_len"]) + 2)
-    return Generator(c.build_model(dev), c.tokenizer, metadata=meta)
+    prior = None
+    if c.prior is not None:
+        try:
+            prior = GaussianMixturePrior.from_dict(c.prior)
+        except (ValueError, KeyError, TypeError) as err:
+            raise ckpt.CheckpointError(f"{path}: unusable learned prior: {err}") from err
+    return Generator(c.build_model(dev), c.tokenizer, metadata=meta, prior=prior)

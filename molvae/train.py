@@ -44,6 +44,7 @@ from molvae.losses import (
     token_accuracy,
 )
 from molvae.model import MolVAE, count_parameters
+from molvae.prior import GaussianMixturePrior
 from molvae.rundir import RunDir
 from molvae.tokenizers import Tokenizer
 
@@ -59,6 +60,11 @@ class FitResult:
     history: pd.DataFrame
     run_dir: Path | None
     stopped_because: str
+    prior: GaussianMixturePrior | None = None
+
+    def generator(self) -> Generator:
+        """The trained model, its tokenizer and learned prior as a :class:`Generator`."""
+        return Generator(self.model, self.tokenizer, prior=self.prior)
 
     @property
     def best_path(self) -> Path | None:
@@ -243,6 +249,7 @@ def validate(
     seed: int,
     bf16: bool = False,
     batch_size: int = 512,
+    val_moments: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> dict[str, float]:
     """Validation metrics; measures only, never changes the model or the global RNG.
 
@@ -250,7 +257,9 @@ def validate(
     token accuracy and active units; then, through the :class:`~molvae.generator.Generator`
     (the same decoding as ``gen.reconstruct`` and ``gen.sample``): exact reconstruction of the
     first ``cfg.recon_eval`` validation molecules (greedy from mu) and the validity of
-    ``cfg.prior_eval`` prior samples.
+    ``cfg.prior_eval`` prior samples. With ``cfg.dist_eval`` and ``val_moments`` (ChemNet moments
+    of the validation molecules), a distribution signal on that many N(0, I) samples: ``val_fcd``
+    (FCD to the validation molecules), ``prior_filters`` (MOSES filters), ``prior_unique``.
     """
     model.eval()
     rng = torch.Generator(device=model.device).manual_seed(seed)
@@ -271,6 +280,13 @@ def validate(
     prior_valid = (
         float(gen.sample(cfg.prior_eval, seed=seed).valid.mean()) if cfg.prior_eval else 0.0
     )
+    dist = {}
+    if cfg.dist_eval and val_moments is not None:
+        from molvae.metrics import quick_signal
+
+        samples = gen.sample(cfg.dist_eval, seed=seed + 1, prior="standard")
+        q = quick_signal(samples.smiles, val_moments, device=str(model.device))
+        dist = {"val_fcd": q["fcd"], "prior_filters": q["filters"], "prior_unique": q["unique"]}
     model.train()
     n = len(val)
     return {
@@ -281,6 +297,7 @@ def validate(
         "active_units": active_units(torch.cat(mus)),
         "recon_exact": exact,
         "prior_valid": prior_valid,
+        **dist,
     }
 
 
@@ -378,6 +395,12 @@ def fit(
         meta = {"data": cfg.data or "in-memory", "n_train": len(train), "n_val": len(val)}
         meta["prepare_report"] = prepared.report.to_dict()
 
+        val_moments = None
+        if cfg.dist_eval:
+            from molvae.metrics import reference_moments
+
+            val_moments = reference_moments(val.smiles, device=str(device))
+
         # ---- the loop ---------------------------------------------------------------------------
         deadline = time.monotonic() + (cfg.time_limit_minutes * 60 or math.inf)
         stopped = stop_reason(state, cfg, total_steps, timed_out=False)
@@ -385,7 +408,9 @@ def fit(
             stats = train_epoch(
                 model, optimizer, train, cfg, state, total_steps, bf16, deadline, progress
             )
-            metrics = validate(model, tokenizer, val, cfg, seed=cfg.seed + state.epoch, bf16=bf16)
+            metrics = validate(
+                model, tokenizer, val, cfg, cfg.seed + state.epoch, bf16, val_moments=val_moments
+            )
             timed_out = stats.pop("timed_out")
             improved = state.record({**stats, **metrics})
             _log_epoch(state.history[-1], model_config.latent_dim)
@@ -401,12 +426,28 @@ def fit(
             "training stopped: %s after %d epochs, %d steps", stopped, state.epoch, state.step
         )
 
-    if best_weights is not None:
-        model.load_state_dict(best_weights)
-    model.eval()
+        if best_weights is not None:
+            model.load_state_dict(best_weights)
+        model.eval()
+        prior = _fit_prior(model, tokenizer, train, cfg, run)
     return FitResult(
-        model, tokenizer, pd.DataFrame(state.history), run.path if run else None, stopped
+        model, tokenizer, pd.DataFrame(state.history), run.path if run else None, stopped, prior
     )
+
+
+def _fit_prior(
+    model: MolVAE, tokenizer: Tokenizer, train: PreparedData, cfg: TrainConfig, run: RunDir | None
+) -> GaussianMixturePrior | None:
+    """Fit the learned prior on the best weights and store it in ``best.pt`` (see molvae.prior)."""
+    n = min(cfg.prior_fit_size, len(train))
+    if cfg.prior_components == 0 or n < 2 * cfg.prior_components:
+        return None
+    rows = np.random.default_rng(cfg.seed).choice(len(train), n, replace=False)
+    gen = Generator(model, tokenizer)
+    prior = gen.fit_prior([train.smiles[i] for i in rows], cfg.prior_components, seed=cfg.seed)
+    if run is not None and run.best.exists():
+        ckpt.set_prior(run.best, prior.to_dict())
+    return prior
 
 
 def _resolve_configs(
@@ -499,6 +540,14 @@ def _log_epoch(row: dict[str, Any], latent_dim: int) -> None:
         100 * row["prior_valid"],
         row["molecules_per_s"],
     )
+    if "val_fcd" in row:
+        logger.info(
+            "epoch %d prior samples: FCD/val %.2f, MOSES filters %.1f%%, unique %.1f%%",
+            row["epoch"],
+            row["val_fcd"],
+            100 * row["prior_filters"],
+            100 * row["prior_unique"],
+        )
     if collapsed(row["val_kl"], row["active_units"], latent_dim):
         logger.warning(
             "posterior collapse: validation KL %.3f nats, %d of %d latent units active; the decoder "

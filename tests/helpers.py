@@ -19,6 +19,7 @@ def tiny_configs(**train) -> tuple[ModelConfig, TrainConfig]:
         val_fraction=0.2,
         recon_eval=8,
         prior_eval=8,
+        dist_eval=0,
         device="cpu",
         seed=0,
     )

@@ -64,6 +64,8 @@ __all__ = [
     "cosine_similarity_counts",
     "evaluate",
     "metric_keys",
+    "quick_signal",
+    "reference_moments",
     "reference_stats",
     "tanimoto_agg",
     "tanimoto_max",
@@ -267,3 +269,39 @@ def _train_set(train: Sequence[str] | str | None, reference: Any) -> set[str] | 
 
         return set(datasets.load("moses", "train").smiles.tolist())
     return set(train)
+
+
+def quick_signal(
+    samples: Sequence[Any],
+    reference_moments: tuple[np.ndarray, np.ndarray] | None,
+    device: str = "cpu",
+) -> dict[str, float]:
+    """A cheap distribution signal for training logs (a few thousand samples, a few seconds).
+
+    ``valid``, ``unique`` (unique fraction of the valid canonical SMILES), ``filters`` (fraction
+    of valid samples passing the MOSES filters) and ``fcd`` (Fréchet ChemNet Distance of the valid
+    samples to ``reference_moments``, from :func:`reference_moments`; NaN with fewer than 2
+    valid samples). Biased upwards at small sizes: compare runs at the same sample count.
+    """
+    from molvae.chem import passes_moses_filters, to_mol
+
+    canon = [c for c, _ in canonical_chunk(list(samples))]
+    valid = [c for c in canon if c is not None]
+    result = {
+        "valid": len(valid) / max(len(canon), 1),
+        "unique": len(set(valid)) / max(len(valid), 1),
+        "filters": float(np.mean([passes_moses_filters(to_mol(c)) for c in valid]))
+        if valid
+        else math.nan,
+        "fcd": math.nan,
+    }
+    if reference_moments is not None and len(valid) >= 2:
+        mu, sigma = fcd_moments(valid, device)
+        result["fcd"] = frechet(mu, sigma, *reference_moments)
+    return result
+
+
+def reference_moments(smiles: Sequence[str], device: str = "cpu") -> tuple[np.ndarray, np.ndarray]:
+    """ChemNet moments of a reference set (e.g. the validation molecules) for :func:`quick_signal`."""
+    canon = [c for c, _ in canonical_chunk(list(smiles)) if c is not None]
+    return fcd_moments(canon, device)

@@ -1,0 +1,222 @@
+"""A learned prior: a Gaussian mixture fitted to the aggregate posterior, stored as plain data.
+
+A VAE's decoder is only good where the encoder puts training molecules. With the small KL weights
+that keep reconstruction usable, those codes fill a thin part of N(0, I), and most prior draws
+decode to molecules unlike the data (the recipe issue's measurements). Sampling instead from a
+model of the *aggregate posterior* q(z) = mean over x of q(z|x) keeps samples on the data manifold
+without giving up reconstruction ("two-stage" VAE sampling; Dai & Wipf 2019, Ghosh et al. 2020).
+
+:class:`GaussianMixturePrior` is fitted by expectation-maximisation on draws ``z ~ q(z|x)`` of
+training molecules (full covariances, k-means++ initialisation, a small ridge on each covariance).
+It is a handful of tensors (``K * Z * Z`` floats: 0.5 MB for 32 components of 64 dimensions) that
+the checkpoint stores next to the weights and loads with ``weights_only=True``.
+
+Example:
+    >>> gen.fit_prior(train_smiles[:20000])             # or trained by ``fit`` automatically
+    >>> gen.sample(10000, prior="learned")
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+logger = logging.getLogger(__name__)
+
+KIND = "gaussian_mixture"
+
+
+@dataclass
+class GaussianMixturePrior:
+    """``p(z) = sum_k weights[k] N(z; means[k], scale_tril[k] @ scale_tril[k].T)``.
+
+    Shapes: ``weights (K,)``, ``means (K, Z)``, ``scale_tril (K, Z, Z)`` (lower-triangular
+    Cholesky factors of the covariances). ``info`` records how it was fitted (plain data).
+    """
+
+    weights: torch.Tensor
+    means: torch.Tensor
+    scale_tril: torch.Tensor
+    info: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        k, z = self.means.shape
+        if self.weights.shape != (k,) or self.scale_tril.shape != (k, z, z):
+            raise ValueError(
+                f"inconsistent mixture: weights {tuple(self.weights.shape)}, means "
+                f"{tuple(self.means.shape)}, scale_tril {tuple(self.scale_tril.shape)}"
+            )
+        if not all(torch.isfinite(t).all() for t in (self.weights, self.means, self.scale_tril)):
+            raise ValueError("mixture parameters hold NaN or infinite values")
+
+    @property
+    def n_components(self) -> int:
+        return int(self.means.shape[0])
+
+    @property
+    def dim(self) -> int:
+        return int(self.means.shape[1])
+
+    def sample(
+        self,
+        n: int,
+        generator: torch.Generator | None = None,
+        device: torch.device | str = "cpu",
+        scale: float = 1.0,
+    ) -> torch.Tensor:
+        """``n`` draws ``(n, Z)`` on ``device``; ``scale`` multiplies each component's spread."""
+        dev = torch.device(device)
+        gen_dev = generator.device if generator is not None else dev
+        comp = torch.multinomial(
+            self.weights.to(gen_dev, torch.float32), n, replacement=True, generator=generator
+        )  # (n,)
+        eps = torch.randn(n, self.dim, device=gen_dev, generator=generator)  # (n, Z)
+        comp, eps = comp.to(dev), eps.to(dev)
+        L = self.scale_tril.to(dev, torch.float32)[comp]  # (n, Z, Z)
+        return self.means.to(dev, torch.float32)[comp] + scale * (L @ eps.unsqueeze(-1)).squeeze(-1)
+
+    def log_prob(self, z: torch.Tensor) -> torch.Tensor:
+        """``log p(z)`` for ``z (N, Z)``: ``(N,)``."""
+        return torch.logsumexp(
+            _component_log_prob(z.double(), self.means.double(), self.scale_tril.double())
+            + self.weights.double().log(),
+            dim=1,
+        ).to(z.dtype)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data for a checkpoint (tensors, numbers, strings)."""
+        return {
+            "kind": KIND,
+            "weights": self.weights.float().cpu(),
+            "means": self.means.float().cpu(),
+            "scale_tril": self.scale_tril.float().cpu(),
+            "info": dict(self.info),
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> GaussianMixturePrior:
+        if not isinstance(d, dict) or d.get("kind") != KIND:
+            kind = d.get("kind") if isinstance(d, dict) else type(d).__name__
+            raise ValueError(f"not a {KIND} prior: {kind!r}")
+        return cls(
+            weights=d["weights"],
+            means=d["means"],
+            scale_tril=d["scale_tril"],
+            info=d.get("info", {}),
+        )
+
+    @classmethod
+    def fit(
+        cls,
+        z: torch.Tensor,
+        n_components: int = 32,
+        max_iter: int = 200,
+        tol: float = 1e-4,
+        reg: float = 1e-4,
+        seed: int = 0,
+        held_out: float = 0.1,
+    ) -> GaussianMixturePrior:
+        """Expectation-maximisation on ``z (N, Z)``.
+
+        ``reg`` is added to every covariance's diagonal (relative to the data's mean variance);
+        ``held_out`` of the rows are kept aside and their mean log-likelihood is reported in
+        ``info`` (compare it across ``n_components``). Stops when the training log-likelihood per
+        point improves by less than ``tol``.
+        """
+        z = torch.as_tensor(z).double().cpu()
+        if z.ndim != 2 or not torch.isfinite(z).all():
+            raise ValueError(f"z must be a finite (N, Z) array, got shape {tuple(z.shape)}")
+        gen = torch.Generator().manual_seed(int(seed))
+        order = torch.randperm(len(z), generator=gen)
+        n_hold = int(len(z) * held_out) if len(z) >= 20 else 0
+        train, hold = z[order[n_hold:]], z[order[:n_hold]]
+        K = int(n_components)
+        if not 1 <= K <= len(train):
+            raise ValueError(f"n_components must be between 1 and {len(train)}, got {K}")
+        N, Z = train.shape
+        ridge = reg * float(train.var(dim=0).mean()) * torch.eye(Z, dtype=torch.float64)
+        means = _kmeans_pp(train, K, gen)  # (K, Z)
+        cov = torch.cov(train.T).expand(K, Z, Z).clone() + ridge  # (K, Z, Z)
+        weights = torch.full((K,), 1.0 / K, dtype=torch.float64)
+        prev, ll, iterations = -math.inf, -math.inf, 0
+        for _ in range(max_iter):
+            iterations += 1
+            L = torch.linalg.cholesky(cov)
+            logp = _component_log_prob(train, means, L) + weights.log()  # (N, K)
+            norm = torch.logsumexp(logp, dim=1, keepdim=True)  # (N, 1)
+            ll = float(norm.mean())
+            resp = (logp - norm).exp()  # (N, K)
+            nk = resp.sum(dim=0)  # (K,)
+            dead = nk < 1e-3 * N / K
+            if dead.any():  # re-seed empty components on the worst-explained points
+                worst = torch.topk(-norm.squeeze(1), int(dead.sum())).indices
+                resp[:, dead] = 0.0
+                resp[worst, torch.nonzero(dead).squeeze(1)] = 1.0
+                nk = resp.sum(dim=0)
+            weights = nk / nk.sum()
+            means = (resp.T @ train) / nk[:, None]
+            cov = (
+                torch.stack(
+                    [
+                        ((train - means[k]) * resp[:, k : k + 1]).T @ (train - means[k])
+                        for k in range(K)
+                    ]
+                )
+                / nk[:, None, None]
+                + ridge
+            )  # (K, Z, Z)
+            if ll - prev < tol and not dead.any():
+                break
+            prev = ll
+        L = torch.linalg.cholesky(cov)
+        held = (
+            float(
+                torch.logsumexp(_component_log_prob(hold, means, L) + weights.log(), dim=1).mean()
+            )
+            if len(hold)
+            else math.nan
+        )
+        info = {
+            "n_fit": int(N),
+            "n_components": K,
+            "iterations": iterations,
+            "train_loglik": ll,
+            "held_out_loglik": held,
+            "reg": reg,
+            "seed": int(seed),
+        }
+        logger.info(
+            "learned prior: %d components over %d latent points, %d EM iterations, "
+            "log-likelihood %.2f (held out %.2f)",
+            K, N, iterations, ll, held,
+        )  # fmt: skip
+        return cls(weights.float(), means.float(), L.float(), info)
+
+
+def _component_log_prob(z: torch.Tensor, means: torch.Tensor, L: torch.Tensor) -> torch.Tensor:
+    """``log N(z_n; means_k, L_k L_k^T)`` for every point and component: ``(N, K)``."""
+    Z = z.shape[1]
+    out = []
+    for k in range(len(means)):  # one component at a time: memory O(N * Z), not O(K * N * Z)
+        sol = torch.linalg.solve_triangular(L[k], (z - means[k]).T, upper=False)  # (Z, N)
+        logdet = 2 * torch.log(torch.diagonal(L[k])).sum()
+        out.append(-0.5 * ((sol**2).sum(dim=0) + logdet + Z * math.log(2 * math.pi)))  # (N,)
+    return torch.stack(out, dim=1)
+
+
+def _kmeans_pp(x: torch.Tensor, k: int, gen: torch.Generator) -> torch.Tensor:
+    """k-means++ seeding: ``k`` rows of ``x``, each drawn in proportion to its squared distance
+    from the rows already chosen."""
+    first = int(torch.randint(len(x), (1,), generator=gen))
+    centers = [x[first]]
+    d2 = ((x - centers[0]) ** 2).sum(dim=1)
+    for _ in range(1, k):
+        probs = d2 / d2.sum() if float(d2.sum()) > 0 else torch.full_like(d2, 1 / len(d2))
+        nxt = int(torch.multinomial(probs, 1, generator=gen))
+        centers.append(x[nxt])
+        d2 = torch.minimum(d2, ((x - x[nxt]) ** 2).sum(dim=1))
+    return torch.stack(centers)

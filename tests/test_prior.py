@@ -1,0 +1,130 @@
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+import torch
+
+import molvae as mv
+from molvae import checkpoint as ckpt
+from molvae.chem import canonical
+from molvae.exceptions import CheckpointError
+from molvae.prior import GaussianMixturePrior
+
+from .helpers import overfit_generator, tiny_configs
+
+SMILES = ["CCO", "c1ccccc1O", "CC(=O)Nc1ccccc1", "CCN(CC)CC", "O=C(O)c1ccccc1", "CC(C)Cc1ccccc1"]
+
+
+def two_clusters(n=2000, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    a = torch.randn(n, 4, generator=g) * 0.5 + 4.0
+    b = torch.randn(n // 3, 4, generator=g) * 1.5 - 4.0
+    return torch.cat([a, b])
+
+
+def test_em_recovers_a_two_component_mixture():
+    prior = GaussianMixturePrior.fit(two_clusters(), n_components=2, seed=0)
+    order = prior.means[:, 0].argsort()
+    means, weights = prior.means[order], prior.weights[order]
+    assert torch.allclose(means[:, 0], torch.tensor([-4.0, 4.0]), atol=0.2)
+    assert torch.allclose(weights, torch.tensor([0.25, 0.75]), atol=0.03)
+    cov = prior.scale_tril[order] @ prior.scale_tril[order].transpose(1, 2)
+    assert torch.allclose(
+        torch.diagonal(cov, dim1=1, dim2=2), torch.tensor([[2.25], [0.25]]), rtol=0.2
+    )
+    # one component fits worse on held-out points than two
+    one = GaussianMixturePrior.fit(two_clusters(), n_components=1, seed=0)
+    assert prior.info["held_out_loglik"] > one.info["held_out_loglik"] + 0.5
+
+
+def test_sampling_is_seeded_and_follows_the_mixture():
+    prior = GaussianMixturePrior.fit(two_clusters(), n_components=2, seed=0)
+    a = prior.sample(4000, generator=torch.Generator().manual_seed(3))
+    b = prior.sample(4000, generator=torch.Generator().manual_seed(3))
+    assert a.shape == (4000, 4) and torch.equal(a, b)
+    assert abs(float((a[:, 0] > 0).float().mean()) - 0.75) < 0.03
+    assert prior.log_prob(a[:5]).shape == (5,)
+
+
+def test_plain_data_round_trip_and_bad_input():
+    prior = GaussianMixturePrior.fit(two_clusters(), n_components=2, seed=0)
+    back = GaussianMixturePrior.from_dict(prior.to_dict())
+    assert torch.equal(back.means, prior.means) and back.info == prior.info
+    with pytest.raises(ValueError, match="not a gaussian_mixture"):
+        GaussianMixturePrior.from_dict({"kind": "flow"})
+    with pytest.raises(ValueError, match="finite"):
+        GaussianMixturePrior.fit(torch.tensor([[float("nan"), 0.0]] * 30))
+    with pytest.raises(ValueError, match="n_components"):
+        GaussianMixturePrior.fit(torch.randn(30, 2), n_components=0)
+
+
+@pytest.fixture(scope="module")
+def overfit():
+    gen, _ = overfit_generator(SMILES, steps=150)
+    return gen
+
+
+def test_generator_learned_prior_sampling_save_and_load(overfit, tmp_path):
+    gen = overfit
+    gen.prior = None
+    with pytest.raises(ValueError, match="no learned prior"):
+        gen.sample(4, prior="learned")
+    with pytest.raises(ValueError, match="prior must be one of"):
+        gen.sample(4, prior="flow")
+    gen.fit_prior(SMILES * 10, n_components=2, seed=0)
+    a = gen.sample(20, seed=1, prior="learned")
+    b = gen.sample(20, seed=1)  # auto: the learned prior
+    c = gen.sample(20, seed=1, prior="standard")
+    pd.testing.assert_frame_equal(a, b)
+    assert not a.smiles.equals(c.smiles)
+    # learned-prior samples of a model that memorised six molecules are mostly those molecules
+    assert a.canonical.isin([canonical(s) for s in SMILES]).mean() > 0.5
+    path = gen.save(tmp_path / "m.pt")
+    loaded = mv.load(path, device="cpu")
+    assert loaded.prior is not None and torch.equal(loaded.prior.means, gen.prior.means)
+    pd.testing.assert_frame_equal(loaded.sample(20, seed=1), a)
+    assert "prior=learned" in repr(loaded)
+
+
+def test_tampered_prior_is_refused(overfit, tmp_path):
+    gen = overfit
+    gen.fit_prior(SMILES * 10, n_components=2, seed=0)
+    path = gen.save(tmp_path / "m.pt")
+    payload = torch.load(path, weights_only=True)
+    payload["prior"]["means"] += 1.0
+    torch.save(payload, path)
+    with pytest.raises(CheckpointError, match="prior does not match its checksum"):
+        mv.load(path)
+
+
+def test_fit_stores_a_learned_prior_in_best_pt(tmp_path, moses_sample):
+    m, t = tiny_configs(epochs=1, prior_components=2, prior_fit_size=40)
+    res = mv.fit(moses_sample[:96], m, t, out_dir=tmp_path / "run", progress=False)
+    assert res.prior is not None and res.prior.n_components == 2
+    assert res.prior.info["n_fit"] == 36  # 40 minus the 10% held out
+    assert ckpt.load(tmp_path / "run" / "best.pt").prior is not None
+    gen = mv.load(tmp_path / "run")
+    assert gen.prior is not None and len(gen.sample(8, seed=0)) == 8
+    assert res.generator().prior is res.prior
+
+
+def test_distribution_signal_in_training_history(tmp_path, moses_sample):
+    m, t = tiny_configs(epochs=1, dist_eval=16, prior_components=0)
+    res = mv.fit(moses_sample[:96], m, t, progress=False)
+    row = res.history.iloc[-1]
+    assert {"val_fcd", "prior_filters", "prior_unique"} <= set(res.history.columns)
+    assert 0.0 <= row["prior_unique"] <= 1.0
+
+
+def test_quick_signal_values(moses_sample):
+    from molvae.metrics import quick_signal, reference_moments
+
+    ref = list(moses_sample[:200])
+    moments = reference_moments(ref)
+    same = quick_signal(ref, moments)
+    assert same["valid"] == 1.0 and same["unique"] == 1.0 and abs(same["fcd"]) < 1e-3
+    mixed = quick_signal(["CCO", "CCO", "C[Xx]", "", "C1=CC=CC=C1C(=O)[O-]"], moments)
+    assert mixed["valid"] == pytest.approx(0.6) and mixed["unique"] == pytest.approx(2 / 3)
+    assert mixed["filters"] == pytest.approx(2 / 3)  # the carboxylate is charged
+    assert mixed["fcd"] > 5
+    assert quick_signal(["C[Xx]"], moments)["fcd"] != quick_signal(["C[Xx]"], moments)["fcd"]  # NaN
