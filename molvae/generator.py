@@ -191,7 +191,7 @@ class Generator:
         if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n <= 0:
             raise ValueError(f"n must be a positive integer, got {n!r}")
         check_decoding_args(temperature, method, max_len, batch_size)
-        learned = self._use_learned(prior)
+        learned = self.prior_in_use(prior) == "learned"
         gen = torch_generator(seed, self.device)
         done = 0
         while done < n:
@@ -281,36 +281,60 @@ class Generator:
         return {"n": n, "valid": n_valid / n}
 
     # ---- taking molecules ------------------------------------------------------------------------
-    def _use_learned(self, prior: str) -> bool:
+    def prior_in_use(self, prior: str = "auto") -> str:
+        """``"learned"`` or ``"standard"``: what ``sample(..., prior=prior)`` draws z from.
+
+        Raises:
+            ValueError: an unknown ``prior``, or ``"learned"`` for a model without one.
+        """
         if prior not in PRIORS:
             raise ValueError(f"prior must be one of {list(PRIORS)}, got {prior!r}")
         if prior == "learned" and self.prior is None:
             raise ValueError(
                 "this model has no learned prior: fit one with gen.fit_prior(training_smiles) "
-                "(models trained with prior_components > 0 store one), or use prior='standard'"
+                "(models trained with prior other than 'none' store one), or use prior='standard'"
             )
-        return self.prior is not None and prior != "standard"
+        return "learned" if self.prior is not None and prior != "standard" else "standard"
 
     def fit_prior(
         self,
         smiles: Sequence[Any],
-        n_components: int = 32,
+        n_components: int = 4000,
+        method: str = "posterior",
+        spread: float = 1.0,
         seed: int = 0,
         batch_size: int = 1000,
     ) -> GaussianMixturePrior:
-        """Fit the learned prior (a Gaussian mixture) to draws ``z ~ q(z|x)`` of ``smiles``
-        (typically 10-20k training molecules) and keep it in ``self.prior`` (``save`` stores it).
+        """Fit the learned prior to the codes of ``smiles`` (typically 10-20k training molecules)
+        and keep it in ``self.prior`` (``save`` stores it).
 
-        Rows that cannot be encoded are skipped (and logged by :meth:`encode`).
+        Args:
+            method: ``"posterior"``: the aggregate posterior, an equal mixture of the posteriors
+                q(z|x) of ``n_components`` of the molecules; ``"gmm"``: a mixture of
+                ``n_components`` full-covariance Gaussians fitted by EM to draws z ~ q(z|x).
+            spread: widens each component when sampling (novelty against closeness to the data).
+
+        Rows that cannot be encoded are skipped (and logged).
         """
-        z = np.asarray(self.encode(list(smiles), sample=True, seed=seed, batch_size=batch_size))
-        z = z[np.isfinite(z).all(axis=1)]
-        if len(z) < 2 * n_components:
+        if method not in ("posterior", "gmm"):
+            raise ValueError(f"method must be 'posterior' or 'gmm', got {method!r}")
+        mu, logvar, _ = self._encode_rows(smiles_list(smiles), batch_size)
+        ok = np.isfinite(mu).all(axis=1)
+        mu, logvar = torch.from_numpy(mu[ok]), torch.from_numpy(logvar[ok])
+        if method == "posterior":
+            self.prior = GaussianMixturePrior.from_posteriors(
+                mu, logvar, n_components, spread=spread, seed=seed
+            )
+            return self.prior
+        if len(mu) < 2 * n_components:
             raise ValueError(
                 f"fit_prior needs at least {2 * n_components} encodable molecules for "
-                f"{n_components} components, got {len(z)}"
+                f"{n_components} components, got {len(mu)}"
             )
-        self.prior = GaussianMixturePrior.fit(torch.from_numpy(z), n_components, seed=seed)
+        g = torch.Generator().manual_seed(int(seed))
+        z = mu + torch.exp(0.5 * logvar) * torch.randn(mu.shape, generator=g)
+        self.prior = GaussianMixturePrior.fit(z, n_components, seed=seed)
+        self.prior.spread = float(spread)
         return self.prior
 
     def _inputs(self, values: list[Any]) -> tuple[list[list[int] | None], list[str | None]]:

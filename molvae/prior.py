@@ -32,26 +32,35 @@ KIND = "gaussian_mixture"
 
 @dataclass
 class GaussianMixturePrior:
-    """``p(z) = sum_k weights[k] N(z; means[k], scale_tril[k] @ scale_tril[k].T)``.
+    """``p(z) = sum_k weights[k] N(z; means[k], spread^2 * scale_tril[k] @ scale_tril[k].T)``.
 
     Shapes: ``weights (K,)``, ``means (K, Z)``, ``scale_tril (K, Z, Z)`` (lower-triangular
-    Cholesky factors of the covariances). ``info`` records how it was fitted (plain data).
+    Cholesky factors of full covariances, from :meth:`fit`) or ``(K, Z)`` (standard deviations of
+    diagonal ones, from :meth:`from_posteriors`). ``spread`` widens every component when sampling
+    (1: as fitted). ``info`` records how it was made (plain data).
     """
 
     weights: torch.Tensor
     means: torch.Tensor
     scale_tril: torch.Tensor
     info: dict[str, Any] = field(default_factory=dict)
+    spread: float = 1.0
 
     def __post_init__(self) -> None:
         k, z = self.means.shape
-        if self.weights.shape != (k,) or self.scale_tril.shape != (k, z, z):
+        if not math.isfinite(self.spread) or self.spread <= 0:
+            raise ValueError(f"spread must be a positive finite number, got {self.spread!r}")
+        if self.weights.shape != (k,) or self.scale_tril.shape not in ((k, z, z), (k, z)):
             raise ValueError(
                 f"inconsistent mixture: weights {tuple(self.weights.shape)}, means "
                 f"{tuple(self.means.shape)}, scale_tril {tuple(self.scale_tril.shape)}"
             )
         if not all(torch.isfinite(t).all() for t in (self.weights, self.means, self.scale_tril)):
             raise ValueError("mixture parameters hold NaN or infinite values")
+
+    @property
+    def diagonal(self) -> bool:
+        return self.scale_tril.ndim == 2
 
     @property
     def n_components(self) -> int:
@@ -66,9 +75,11 @@ class GaussianMixturePrior:
         n: int,
         generator: torch.Generator | None = None,
         device: torch.device | str = "cpu",
-        scale: float = 1.0,
+        scale: float | None = None,
     ) -> torch.Tensor:
-        """``n`` draws ``(n, Z)`` on ``device``; ``scale`` multiplies each component's spread."""
+        """``n`` draws ``(n, Z)`` on ``device``; ``scale`` multiplies each component's standard
+        deviations (default: the prior's ``spread``)."""
+        scale = self.spread if scale is None else float(scale)
         dev = torch.device(device)
         gen_dev = generator.device if generator is not None else dev
         comp = torch.multinomial(
@@ -76,14 +87,17 @@ class GaussianMixturePrior:
         )  # (n,)
         eps = torch.randn(n, self.dim, device=gen_dev, generator=generator)  # (n, Z)
         comp, eps = comp.to(dev), eps.to(dev)
-        L = self.scale_tril.to(dev, torch.float32)[comp]  # (n, Z, Z)
-        return self.means.to(dev, torch.float32)[comp] + scale * (L @ eps.unsqueeze(-1)).squeeze(-1)
+        L = self.scale_tril.to(dev, torch.float32)[comp]  # (n, Z, Z) or (n, Z)
+        noise = L * eps if self.diagonal else (L @ eps.unsqueeze(-1)).squeeze(-1)
+        return self.means.to(dev, torch.float32)[comp] + scale * noise
 
     def log_prob(self, z: torch.Tensor) -> torch.Tensor:
-        """``log p(z)`` for ``z (N, Z)``: ``(N,)``."""
+        """``log p(z)`` for ``z (N, Z)`` at ``spread`` 1: ``(N,)``."""
+        L = self.scale_tril.double()
+        if self.diagonal:
+            L = torch.diag_embed(L)
         return torch.logsumexp(
-            _component_log_prob(z.double(), self.means.double(), self.scale_tril.double())
-            + self.weights.double().log(),
+            _component_log_prob(z.double(), self.means.double(), L) + self.weights.double().log(),
             dim=1,
         ).to(z.dtype)
 
@@ -94,6 +108,7 @@ class GaussianMixturePrior:
             "weights": self.weights.float().cpu(),
             "means": self.means.float().cpu(),
             "scale_tril": self.scale_tril.float().cpu(),
+            "spread": float(self.spread),
             "info": dict(self.info),
         }
 
@@ -107,6 +122,36 @@ class GaussianMixturePrior:
             means=d["means"],
             scale_tril=d["scale_tril"],
             info=d.get("info", {}),
+            spread=float(d.get("spread", 1.0)),
+        )
+
+    @classmethod
+    def from_posteriors(
+        cls,
+        mu: torch.Tensor,
+        logvar: torch.Tensor,
+        n_components: int = 4000,
+        spread: float = 1.0,
+        seed: int = 0,
+    ) -> GaussianMixturePrior:
+        """The aggregate posterior itself: an equal-weight mixture of the posteriors
+        ``q(z|x) = N(mu, diag(exp(logvar)))`` of ``n_components`` random molecules among the rows
+        of ``mu (N, Z)``/``logvar (N, Z)``. ``spread`` > 1 widens each posterior when sampling,
+        which trades closeness to the training molecules for novelty."""
+        mu, logvar = torch.as_tensor(mu).float().cpu(), torch.as_tensor(logvar).float().cpu()
+        ok = torch.isfinite(mu).all(dim=1) & torch.isfinite(logvar).all(dim=1)
+        mu, logvar = mu[ok], logvar[ok]
+        if len(mu) == 0:
+            raise ValueError("from_posteriors needs at least one finite posterior")
+        if int(n_components) < 1:
+            raise ValueError(f"n_components must be >= 1, got {n_components}")
+        k = min(int(n_components), len(mu))
+        rows = torch.randperm(len(mu), generator=torch.Generator().manual_seed(int(seed)))[:k]
+        info = {"method": "posterior", "n_components": k, "n_available": int(len(mu)),
+                "seed": int(seed)}  # fmt: skip
+        logger.info("learned prior: the posteriors of %d training molecules (spread %g)", k, spread)
+        return cls(
+            torch.full((k,), 1.0 / k), mu[rows], torch.exp(0.5 * logvar[rows]), info, float(spread)
         )
 
     @classmethod
@@ -181,6 +226,7 @@ class GaussianMixturePrior:
             else math.nan
         )
         info = {
+            "method": "em",
             "n_fit": int(N),
             "n_components": K,
             "iterations": iterations,

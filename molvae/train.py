@@ -32,6 +32,7 @@ from molvae import checkpoint as ckpt
 from molvae.config import ModelConfig, TrainConfig, load_config, to_toml
 from molvae.data import PreparedData, batch_indices, prepare, prepare_file, read_smiles
 from molvae.device import autocast, resolve_device, use_bf16
+from molvae.distributed import World
 from molvae.exceptions import CheckpointError, ConfigError, DataError, TrainingError
 from molvae.generator import Generator
 from molvae.losses import (
@@ -97,16 +98,33 @@ class RunState:
             self.bad_epochs += 1
         return improved
 
-    def to_dict(self) -> dict[str, Any]:
-        rng = {"torch": torch.get_rng_state()}
+    def to_dict(self, rank_rng: list[torch.Tensor] | None = None) -> dict[str, Any]:
+        """Plain data for ``last.pt``; ``rank_rng``: every rank's CPU RNG state (distributed)."""
+        rng: dict[str, Any] = {"torch": torch.get_rng_state()}
         if torch.cuda.is_available():
             rng["cuda"] = torch.cuda.get_rng_state_all()
+        if rank_rng is not None:
+            rng["ranks"] = rank_rng
         return {**asdict(self), "rng": rng}
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> RunState:
-        """Restore the state and put the RNGs back where they were."""
-        torch.set_rng_state(d["rng"]["torch"])
+    def from_dict(cls, d: dict[str, Any], world: World | None = None) -> RunState:
+        """Restore the state and put the RNGs back where they were (each rank its own)."""
+        ranks = d["rng"].get("ranks")
+        if world is not None and world.active:
+            if ranks is None or len(ranks) != world.size:
+                raise ConfigError(
+                    f"cannot resume: the run was trained with {len(ranks) if ranks else 1} "
+                    f"process(es), this launch has {world.size}; resume with the same world size"
+                )
+            torch.set_rng_state(ranks[world.rank])
+        elif ranks is not None and len(ranks) > 1:
+            raise ConfigError(
+                f"cannot resume: the run was trained with {len(ranks)} processes (torchrun); "
+                "resume it with the same --nproc_per_node"
+            )
+        else:
+            torch.set_rng_state(d["rng"]["torch"])
         if d["rng"].get("cuda") is not None and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(d["rng"]["cuda"])
         keys = ("epoch", "step", "best", "bad_epochs")
@@ -143,10 +161,12 @@ def train_step(
     lr: float,
     beta: float,
     autocast: Any,
+    world: World | None = None,
 ) -> tuple[float, float, float]:
-    """One optimisation step on a batch ``ids (B, T)``; returns ``(loss, recon, kl)`` as floats.
+    """One optimisation step on a batch ``ids (B, T)``; returns ``(loss, recon, kl)`` as floats
+    (averaged over the ranks when distributed; ``model`` may be DDP-wrapped).
 
-    A non-finite loss is returned without updating the weights.
+    A non-finite loss (on any rank) is returned without updating the weights.
     """
     for group in optimizer.param_groups:
         group["lr"] = lr
@@ -155,14 +175,17 @@ def train_step(
     recon = reconstruction_loss(logits, ids[:, 1:])
     kl_pen, kl = kl_loss(mu, logvar, cfg.free_bits)
     loss = recon + beta * kl_pen
-    if not torch.isfinite(loss):
-        return float(loss.detach()), float(recon.detach()), float(kl.detach())
+    values = [float(loss.detach()), float(recon.detach()), float(kl.detach())]
+    if world is not None and world.active:
+        values, _ = world.reduce_step(values, [], ids.device)  # NaN on any rank -> NaN mean
+    if not math.isfinite(values[0]):
+        return values[0], values[1], values[2]
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     if cfg.grad_clip > 0:
         torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
     optimizer.step()
-    return float(loss.detach()), float(recon.detach()), float(kl.detach())
+    return values[0], values[1], values[2]
 
 
 def train_epoch(
@@ -175,17 +198,22 @@ def train_epoch(
     bf16: bool,
     deadline: float,
     progress: bool,
+    world: World | None = None,
+    net: torch.nn.Module | None = None,
 ) -> dict[str, Any]:
     """One pass over length-bucketed batches (ends early at ``total_steps`` or ``deadline``).
 
     Advances ``state.step``; returns the epoch's mean loss terms, its last beta and lr, its
-    throughput and whether the deadline cut it short.
+    throughput and whether the deadline cut it short. Distributed (``world``, ``net`` the DDP
+    wrapper of ``model``): every rank draws the same global batches and trains on its share.
 
     Raises:
         TrainingError: the loss became NaN or infinite (the message names the step).
     """
     from tqdm.auto import tqdm
 
+    world = world or World()
+    net = net or model
     model.train()
     batches = batch_indices(
         train.lengths,
@@ -194,25 +222,28 @@ def train_epoch(
         bucket=True,
         seed=cfg.seed * 100_003 + state.epoch,
     )
+    if world.active:  # a global batch too small to give every rank a molecule is skipped
+        batches = [b for b in batches if len(b) >= world.size]
     sums = {"loss": 0.0, "recon": 0.0, "kl": 0.0}
     n, timed_out, beta = 0, False, beta_at(state.step, cfg)
     t0 = time.monotonic()
     bar = tqdm(
         total=min(len(batches), total_steps - state.step),
         desc=f"epoch {state.epoch + 1}/{cfg.epochs}",
-        disable=not progress,
+        disable=not progress or not world.main,
         leave=False,
     )
     for idx in batches:
         if state.step >= total_steps:
             break
         ids, lengths = (
-            torch.from_numpy(a).to(model.device, non_blocking=True) for a in train.batch(idx)
+            torch.from_numpy(a).to(model.device, non_blocking=True)
+            for a in train.batch(world.share(idx))
         )
         beta = beta_at(state.step, cfg)
         lr = lr_at(state.step, cfg, total_steps)
         loss, recon, kl = train_step(
-            model, optimizer, ids, lengths, cfg, lr, beta, autocast(model.device, bf16)
+            net, optimizer, ids, lengths, cfg, lr, beta, autocast(model.device, bf16), world
         )
         if not math.isfinite(loss):
             raise TrainingError(
@@ -225,7 +256,10 @@ def train_epoch(
         n += len(idx)
         bar.update()
         bar.set_postfix(recon=f"{recon:.2f}", kl=f"{kl:.2f}", beta=f"{beta:.3f}")
-        if time.monotonic() > deadline:
+        late = time.monotonic() > deadline
+        if world.active and math.isfinite(deadline):  # every rank stops at the same step
+            late = world.reduce_step([], [late], model.device)[1][0]
+        if late:
             timed_out = True
             break
     bar.close()
@@ -341,8 +375,14 @@ def fit(
         progress: a tqdm bar per epoch.
         **train_overrides: ``TrainConfig`` fields to change (e.g. ``epochs=3, device="cpu"``).
 
+    Under ``torchrun`` (``WORLD_SIZE > 1``) every process runs ``fit`` with the same arguments and
+    trains its share of each global batch with DistributedDataParallel; see ``molvae.distributed``.
+    At the end, unless ``prior="none"``, a learned prior (``molvae.prior``) is fitted on
+    ``prior_fit_size`` training molecules and stored in ``best.pt``.
+
     Returns:
-        :class:`FitResult` with the best model (lowest validation ELBO), tokenizer and history.
+        :class:`FitResult` with the best model (lowest validation ELBO), tokenizer, history and
+        learned prior (``result.generator()`` puts them together).
 
     Raises:
         ConfigError: bad config, missing device, a run directory holding another run or used by
@@ -352,87 +392,127 @@ def fit(
     """
     if resume and out_dir is None:
         raise ConfigError("resume=True needs the run directory (out_dir)")
-    run = RunDir(out_dir, resume, overwrite) if out_dir is not None else None
-    with run or contextlib.nullcontext():
-        last = ckpt.load(run.last) if resume else None
-        model_config, cfg = _resolve_configs(
-            model_config, train_config, preset, train_overrides, last
-        )
-        device = resolve_device(cfg.device)
-        bf16 = use_bf16(cfg.amp, device)
+    world = World.from_env()  # torchrun's RANK/WORLD_SIZE; one process otherwise
+    run = RunDir(out_dir, resume, overwrite) if out_dir is not None and world.main else None
+    try:
+        with run or contextlib.nullcontext():
+            return _fit(data, model_config, train_config, out_dir, preset, resume, progress,
+                        train_overrides, world, run)  # fmt: skip
+    finally:
+        world.close()
 
-        # ---- data: checked before anything of an old run is touched ------------------------------
-        prepared = _prepare_data(data, cfg, last.tokenizer if last else None)
-        tokenizer = prepared.tokenizer
-        train, val = prepared.split(cfg.val_fraction, seed=cfg.seed)
-        val = val.subset(np.arange(min(len(val), cfg.val_max)))
-        model_config = ModelConfig(**{**asdict(model_config), "vocab_size": tokenizer.vocab_size})
 
-        # ---- model, optimizer, state ------------------------------------------------------------
-        torch.manual_seed(cfg.seed)
-        model = MolVAE(model_config).to(device)
-        optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-        total_steps = cfg.epochs * math.ceil(len(train) / cfg.batch_size)
-        total_steps = min(total_steps, cfg.max_steps) if cfg.max_steps else total_steps
-        state, best_weights = RunState(), None
-        if last is not None:
-            model.load_state_dict(last.state_dict)
-            optimizer.load_state_dict(last.train_state["optimizer"])
-            state = RunState.from_dict(last.train_state)
+def _fit(
+    data: Any,
+    model_config: ModelConfig | None,
+    train_config: TrainConfig | None,
+    out_dir: str | Path | None,
+    preset: str | None,
+    resume: bool,
+    progress: bool,
+    train_overrides: dict[str, Any],
+    world: World,
+    run: RunDir | None,
+) -> FitResult:
+    last = ckpt.load(Path(out_dir) / "last.pt") if resume else None  # type: ignore[arg-type]
+    model_config, cfg = _resolve_configs(model_config, train_config, preset, train_overrides, last)
+    world.check(cfg.batch_size)
+    device = world.device(resolve_device(cfg.device))
+    bf16 = use_bf16(cfg.amp, device)
+    progress = progress and world.main
+    world.init(device)
+
+    # ---- data: checked before anything of an old run is touched (rank 0 fills the cache first) ---
+    if not world.main:
+        world.barrier()
+    prepared = _prepare_data(data, cfg, last.tokenizer if last else None)
+    if world.main:
+        world.barrier()
+    tokenizer = prepared.tokenizer
+    train, val = prepared.split(cfg.val_fraction, seed=cfg.seed)
+    val = val.subset(np.arange(min(len(val), cfg.val_max)))
+    model_config = ModelConfig(**{**asdict(model_config), "vocab_size": tokenizer.vocab_size})
+
+    # ---- model, optimizer, state --------------------------------------------------------------
+    torch.manual_seed(cfg.seed)
+    model = MolVAE(model_config).to(device)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    total_steps = cfg.epochs * math.ceil(len(train) / cfg.batch_size)
+    total_steps = min(total_steps, cfg.max_steps) if cfg.max_steps else total_steps
+    state, best_weights = RunState(), None
+    if world.active:  # each rank draws its own z noise; the result depends on seed + world size
+        torch.manual_seed(cfg.seed + 1_000_003 * world.rank)
+    if last is not None:
+        model.load_state_dict(last.state_dict)
+        optimizer.load_state_dict(last.train_state["optimizer"])
+        state = RunState.from_dict(last.train_state, world)
+        if run is not None:
             run.repair_best(state.best_epoch, state.epoch)
             with contextlib.suppress(CheckpointError):  # reported by repair_best
                 best_weights = ckpt.load(run.best).state_dict
-            logger.info("resuming %s at epoch %d, step %d", run.path, state.epoch, state.step)
-        if run is not None:
-            run.start()
-            run.write_config(to_toml(model_config, cfg))
-            run.write_history(state.history)
-        logger.info(
-            "training %s parameters on %s (%s%s): %d train / %d val molecules, %d steps",
-            f"{count_parameters(model):,}", device, tokenizer.kind, ", bf16" if bf16 else "",
-            len(train), len(val), total_steps,
-        )  # fmt: skip
-        meta = {"data": cfg.data or "in-memory", "n_train": len(train), "n_val": len(val)}
-        meta["prepare_report"] = prepared.report.to_dict()
+        logger.info("resuming %s at epoch %d, step %d", out_dir, state.epoch, state.step)
+    world.barrier()  # every rank has read last.pt before rank 0 writes anything
+    if run is not None:
+        run.start()
+        run.write_config(to_toml(model_config, cfg))
+        run.write_history(state.history)
+    net = model
+    if world.active:
+        from torch.nn.parallel import DistributedDataParallel
 
-        val_moments = None
-        if cfg.dist_eval:
-            from molvae.metrics import reference_moments
+        net = DistributedDataParallel(model, device_ids=[device] if device.type == "cuda" else None)
+    logger.info(
+        "training %s parameters on %s (%s%s%s): %d train / %d val molecules, %d steps",
+        f"{count_parameters(model):,}", device, tokenizer.kind, ", bf16" if bf16 else "",
+        f", {world.size} processes" if world.active else "", len(train), len(val), total_steps,
+    )  # fmt: skip
+    meta = {"data": cfg.data or "in-memory", "n_train": len(train), "n_val": len(val)}
+    meta["prepare_report"] = prepared.report.to_dict()
+    meta["world_size"] = world.size
 
-            val_moments = reference_moments(val.smiles, device=str(device))
+    val_moments = None
+    if cfg.dist_eval and world.main:
+        from molvae.metrics import reference_moments
 
-        # ---- the loop ---------------------------------------------------------------------------
-        deadline = time.monotonic() + (cfg.time_limit_minutes * 60 or math.inf)
-        stopped = stop_reason(state, cfg, total_steps, timed_out=False)
-        while stopped is None:
-            stats = train_epoch(
-                model, optimizer, train, cfg, state, total_steps, bf16, deadline, progress
-            )
+        val_moments = reference_moments(val.smiles, device=str(device))
+
+    # ---- the loop ---------------------------------------------------------------------------
+    deadline = time.monotonic() + (cfg.time_limit_minutes * 60 or math.inf)
+    stopped = stop_reason(state, cfg, total_steps, timed_out=False)
+    while stopped is None:
+        stats = train_epoch(
+            model, optimizer, train, cfg, state, total_steps, bf16, deadline, progress, world, net
+        )
+        metrics = None
+        if world.main:  # rank 0 validates; every rank records the same row
             metrics = validate(
                 model, tokenizer, val, cfg, cfg.seed + state.epoch, bf16, val_moments=val_moments
             )
-            timed_out = stats.pop("timed_out")
-            improved = state.record({**stats, **metrics})
+        metrics = world.broadcast(metrics)
+        timed_out = stats.pop("timed_out")
+        improved = state.record({**stats, **metrics})
+        if world.main:
             _log_epoch(state.history[-1], model_config.latent_dim)
-            if improved:
-                best_weights = {k: v.detach().clone() for k, v in model.state_dict().items()}
-            if run is not None:
-                train_state = {**state.to_dict(), "optimizer": optimizer.state_dict()}
-                info = {**meta, "epoch": state.epoch, "step": state.step}
-                run.save_epoch(improved, model, tokenizer, asdict(cfg), train_state, info)
-                run.write_history(state.history)
-            stopped = stop_reason(state, cfg, total_steps, timed_out)
-        logger.info(
-            "training stopped: %s after %d epochs, %d steps", stopped, state.epoch, state.step
-        )
+        if improved:
+            best_weights = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        rank_rng = world.gather(torch.get_rng_state()) if world.active else None
+        if run is not None:
+            train_state = {**state.to_dict(rank_rng), "optimizer": optimizer.state_dict()}
+            info = {**meta, "epoch": state.epoch, "step": state.step}
+            run.save_epoch(improved, model, tokenizer, asdict(cfg), train_state, info)
+            run.write_history(state.history)
+        world.barrier()
+        stopped = stop_reason(state, cfg, total_steps, timed_out)
+    logger.info("training stopped: %s after %d epochs, %d steps", stopped, state.epoch, state.step)
 
-        if best_weights is not None:
-            model.load_state_dict(best_weights)
-        model.eval()
-        prior = _fit_prior(model, tokenizer, train, cfg, run)
+    if best_weights is not None:
+        model.load_state_dict(best_weights)
+    model.eval()
+    prior = _fit_prior(model, tokenizer, train, cfg, run) if world.main else None
     return FitResult(
-        model, tokenizer, pd.DataFrame(state.history), run.path if run else None, stopped, prior
-    )
+        model, tokenizer, pd.DataFrame(state.history), Path(out_dir) if out_dir else None,
+        stopped, prior,
+    )  # fmt: skip
 
 
 def _fit_prior(
@@ -440,11 +520,17 @@ def _fit_prior(
 ) -> GaussianMixturePrior | None:
     """Fit the learned prior on the best weights and store it in ``best.pt`` (see molvae.prior)."""
     n = min(cfg.prior_fit_size, len(train))
-    if cfg.prior_components == 0 or n < 2 * cfg.prior_components:
+    if cfg.prior == "none" or (cfg.prior == "gmm" and n < 2 * cfg.prior_components):
         return None
     rows = np.random.default_rng(cfg.seed).choice(len(train), n, replace=False)
     gen = Generator(model, tokenizer)
-    prior = gen.fit_prior([train.smiles[i] for i in rows], cfg.prior_components, seed=cfg.seed)
+    prior = gen.fit_prior(
+        [train.smiles[i] for i in rows],
+        cfg.prior_components,
+        method=cfg.prior,
+        spread=cfg.prior_spread,
+        seed=cfg.seed,
+    )
     if run is not None and run.best.exists():
         ckpt.set_prior(run.best, prior.to_dict())
     return prior

@@ -34,6 +34,7 @@ import pandas as pd
 
 import molvae as mv
 from molvae.config import ModelConfig, TrainConfig, load_config
+from molvae.losses import collapsed
 
 BASE = "small"
 # name -> overrides of the base preset ("model.x" / "train.x" or a bare field name)
@@ -55,8 +56,17 @@ VARIANTS: dict[str, dict] = {
 SAMPLING = {
     "prior": {"prior": "standard", "temperature": 1.0},
     "prior_t07": {"prior": "standard", "temperature": 0.7},
-    "learned": {"prior": "learned", "temperature": 1.0},
+    "learned": {"prior": "learned", "temperature": 1.0},  # the prior stored by fit
+    "gmm32": {"prior": "learned", "fit": ("gmm", 32, 1.0)},
+    "post4k": {"prior": "learned", "fit": ("posterior", 4000, 1.0)},
+    "post4k_s125": {"prior": "learned", "fit": ("posterior", 4000, 1.25)},
+    "post4k_s15": {"prior": "learned", "fit": ("posterior", 4000, 1.5)},
+    "post4k_s15_t07": {"prior": "learned", "fit": ("posterior", 4000, 1.5), "temperature": 0.7},
+    "learned_t08": {"prior": "learned", "temperature": 0.8},
     "learned_t07": {"prior": "learned", "temperature": 0.7},
+    "learned_t06": {"prior": "learned", "temperature": 0.6},
+    "learned_t05": {"prior": "learned", "temperature": 0.5},
+    "learned_greedy": {"prior": "learned", "method": "greedy"},
 }
 COLUMNS = [
     "valid", "unique@10000", "FCD/Test", "SNN/Test", "Frag/Test", "Scaf/Test", "Filters",
@@ -114,7 +124,8 @@ def train_variant(name, overrides, data, args, run_dir: Path) -> dict:
     seconds = time.monotonic() - t0
     last = result.history.iloc[-1]
     info = {
-        "train_seconds": round(seconds, 1),
+        "train_seconds": round(float(result.history.epoch_seconds.sum()), 1),  # optimisation
+        "fit_seconds": round(seconds, 1),  # + validation, checkpoints, the learned prior
         "epochs": int(last["epoch"]),
         "steps": int(last["step"]),
         "stopped": result.stopped_because,
@@ -131,11 +142,17 @@ def evaluate_variant(run_dir: Path, info: dict, args, test: pd.Series, train_set
     rows = []
     rec = gen.reconstruct(test.tolist(), n_decodes=1)
     recon = float(rec.attrs["exact_match"])
-    needs_prior = any(SAMPLING[s]["prior"] == "learned" for s in args.sampling)
-    if needs_prior and gen.prior is None:
-        gen.fit_prior(train_set, seed=args.seed)
+    fitted = {}
     for mode in args.sampling:
-        opts = SAMPLING[mode]
+        opts = dict(SAMPLING[mode])
+        kind = opts.pop("fit", None)  # a prior made here from the same training molecules
+        if kind is not None:
+            if kind not in fitted:
+                method, k, spread = kind
+                fitted[kind] = gen.fit_prior(
+                    train_set, k, method=method, spread=spread, seed=args.seed
+                )
+            gen.prior = fitted[kind]
         t0 = time.monotonic()
         samples = gen.sample(args.samples, seed=args.seed, **opts)
         t_sample = time.monotonic() - t0
@@ -203,7 +220,7 @@ def main() -> int:
 
     smiles = mv.read_smiles(datasets.resolve("moses:train"))
     smiles = smiles.sample(n=min(args.n_train, len(smiles)), random_state=args.seed).sort_index()
-    data = mv.prepare(smiles, args.tokenizer, max_len=100)
+    data = mv.prepare(smiles, args.tokenizer, max_len=100, n_jobs=args.n_jobs)
     test = mv.read_smiles(datasets.resolve("moses:test"))
     test = test.sample(n=args.n_recon, random_state=args.seed)
     prior_fit = smiles.sample(n=min(20_000, len(smiles)), random_state=args.seed + 1)
@@ -221,8 +238,15 @@ def main() -> int:
             else:
                 info = train_variant(name, overrides, data, args, run_dir)
             row.update(info)
-            if info["active_units"] < 0.5 * info["latent_dim"]:
-                log.warning("%s: collapse (%d active units)", name, info["active_units"])
+            if collapsed(info["val_kl"], info["active_units"], info["latent_dim"]):
+                rows.append(
+                    {
+                        **row,
+                        "status": f"failed: posterior collapse (KL {info['val_kl']:.2f}, "
+                        f"{info['active_units']}/{info['latent_dim']} active units)",
+                    }
+                )
+                continue
             if args.train_only:
                 rows.append({**row, "status": "trained"})
                 continue

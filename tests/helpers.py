@@ -20,6 +20,7 @@ def tiny_configs(**train) -> tuple[ModelConfig, TrainConfig]:
         recon_eval=8,
         prior_eval=8,
         dist_eval=0,
+        prior="none",
         device="cpu",
         seed=0,
     )

@@ -71,7 +71,7 @@ def test_generator_learned_prior_sampling_save_and_load(overfit, tmp_path):
         gen.sample(4, prior="learned")
     with pytest.raises(ValueError, match="prior must be one of"):
         gen.sample(4, prior="flow")
-    gen.fit_prior(SMILES * 10, n_components=2, seed=0)
+    gen.fit_prior(SMILES * 10, n_components=2, method="gmm", seed=0)
     a = gen.sample(20, seed=1, prior="learned")
     b = gen.sample(20, seed=1)  # auto: the learned prior
     c = gen.sample(20, seed=1, prior="standard")
@@ -88,7 +88,7 @@ def test_generator_learned_prior_sampling_save_and_load(overfit, tmp_path):
 
 def test_tampered_prior_is_refused(overfit, tmp_path):
     gen = overfit
-    gen.fit_prior(SMILES * 10, n_components=2, seed=0)
+    gen.fit_prior(SMILES * 10, n_components=2, method="gmm", seed=0)
     path = gen.save(tmp_path / "m.pt")
     payload = torch.load(path, weights_only=True)
     payload["prior"]["means"] += 1.0
@@ -98,7 +98,7 @@ def test_tampered_prior_is_refused(overfit, tmp_path):
 
 
 def test_fit_stores_a_learned_prior_in_best_pt(tmp_path, moses_sample):
-    m, t = tiny_configs(epochs=1, prior_components=2, prior_fit_size=40)
+    m, t = tiny_configs(epochs=1, prior="gmm", prior_components=2, prior_fit_size=40)
     res = mv.fit(moses_sample[:96], m, t, out_dir=tmp_path / "run", progress=False)
     assert res.prior is not None and res.prior.n_components == 2
     assert res.prior.info["n_fit"] == 36  # 40 minus the 10% held out
@@ -109,7 +109,7 @@ def test_fit_stores_a_learned_prior_in_best_pt(tmp_path, moses_sample):
 
 
 def test_distribution_signal_in_training_history(tmp_path, moses_sample):
-    m, t = tiny_configs(epochs=1, dist_eval=16, prior_components=0)
+    m, t = tiny_configs(epochs=1, dist_eval=16)
     res = mv.fit(moses_sample[:96], m, t, progress=False)
     row = res.history.iloc[-1]
     assert {"val_fcd", "prior_filters", "prior_unique"} <= set(res.history.columns)
@@ -128,3 +128,23 @@ def test_quick_signal_values(moses_sample):
     assert mixed["filters"] == pytest.approx(2 / 3)  # the carboxylate is charged
     assert mixed["fcd"] > 5
     assert quick_signal(["C[Xx]"], moments)["fcd"] != quick_signal(["C[Xx]"], moments)["fcd"]  # NaN
+
+
+def test_posterior_mixture_prior(overfit, tmp_path):
+    gen = overfit
+    prior = gen.fit_prior(SMILES * 3, n_components=5, spread=1.5, seed=0)
+    assert prior.diagonal and prior.n_components == 5 and prior.spread == 1.5
+    assert prior.info["method"] == "posterior" and prior.info["n_available"] == 18
+    mu = gen.encode(SMILES)
+    assert all(any(torch.allclose(m, torch.from_numpy(r)) for r in mu) for m in prior.means)
+    g = torch.Generator().manual_seed(0)
+    z = prior.sample(2000, generator=g, scale=1e-6)  # at zero width: exactly the stored means
+    assert torch.cdist(z, prior.means).min(dim=1).values.max() < 1e-3
+    loaded = mv.load(gen.save(tmp_path / "p.pt"), device="cpu")
+    assert loaded.prior.spread == 1.5 and loaded.prior.diagonal
+    pd.testing.assert_frame_equal(loaded.sample(10, seed=2), gen.sample(10, seed=2))
+    assert prior.log_prob(torch.from_numpy(mu)).shape == (6,)
+    with pytest.raises(ValueError, match="spread"):
+        GaussianMixturePrior.from_posteriors(torch.zeros(3, 2), torch.zeros(3, 2), spread=0.0)
+    with pytest.raises(ValueError, match="method"):
+        gen.fit_prior(SMILES, method="flow")

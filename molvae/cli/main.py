@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 import traceback
 
@@ -65,9 +66,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     level = logging.WARNING if args.quiet else (logging.DEBUG if args.verbose > 1 else logging.INFO)
+    rank = os.environ.get("RANK", "0")  # under torchrun, only rank 0 logs progress
+    if rank != "0":
+        level = max(level, logging.WARNING)
     logging.basicConfig(
-        level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr
-    )
+        level=level,
+        format=("%(levelname)s %(name)s: %(message)s" if rank == "0" else
+                f"%(levelname)s [rank {rank}] %(name)s: %(message)s"),
+        stream=sys.stderr,
+    )  # fmt: skip
     if args.command is None:
         parser.print_help()
         return 0
@@ -77,7 +84,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.verbose > 1:
             traceback.print_exc()
         msg = str(err) if args.verbose else (str(err).splitlines() or [type(err).__name__])[0]
-        print(f"molvae {args.command}: error: {msg}", file=sys.stderr)
+        where = f" [rank {rank}]" if rank != "0" else ""
+        print(f"molvae {args.command}{where}: error: {msg}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"molvae {args.command}: interrupted", file=sys.stderr)

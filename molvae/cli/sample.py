@@ -23,6 +23,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--batch-size", type=positive_int, default=1000)
     p.add_argument("--max-len", type=positive_int, default=None, help="most tokens per molecule")
     p.add_argument("--method", choices=["multinomial", "greedy"], default="multinomial")
+    p.add_argument(
+        "--prior",
+        choices=["auto", "standard", "learned"],
+        default="auto",
+        help="where z comes from: the model's learned prior (auto: when it has one) or N(0, I)",
+    )
     p.add_argument("--device", default=None, help="cpu, cuda, ... (default: cuda if available)")
     p.add_argument("-o", "--out", required=True, help="output CSV")
     p.add_argument("--no-progress", action="store_true")
@@ -30,20 +36,39 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from molvae import distributed
+    from molvae.device import resolve_device
     from molvae.generator import check_decoding_args, load
 
     check_decoding_args(args.temperature, args.method, args.max_len, args.batch_size)
     output(args.out)
-    gen = load(args.model, device=args.device)
-    stats = gen.sample_to_csv(
-        args.out,
-        args.n,
+    world = distributed.World.from_env()  # under torchrun: one shard per process, then merged
+    device = args.device or ("cuda" if torch_cuda() else "cpu")
+    device = world.device(resolve_device(device))
+    gen = load(args.model, device=device)
+    gen.prior_in_use(args.prior)  # a model without a learned prior fails before any file is made
+    options = dict(
         temperature=args.temperature,
-        seed=args.seed,
         batch_size=args.batch_size,
         max_len=args.max_len,
         method=args.method,
-        progress=not args.no_progress,
+        progress=not args.no_progress and world.main,
+        prior=args.prior,
     )
-    print(f"wrote {stats['n']:,} molecules to {args.out} ({stats['valid']:.1%} valid)")
+    if world.active:
+        world.init(device)
+        try:
+            stats = distributed.sample_to_csv(gen, args.out, args.n, args.seed, world, **options)
+        finally:
+            world.close()
+    else:
+        stats = gen.sample_to_csv(args.out, args.n, seed=args.seed, **options)
+    if world.main:
+        print(f"wrote {stats['n']:,} molecules to {args.out} ({stats['valid']:.1%} valid)")
     return 0
+
+
+def torch_cuda() -> bool:
+    import torch
+
+    return torch.cuda.is_available()

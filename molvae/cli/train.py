@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 
 from molvae.tokenizers import TOKENIZERS
 
@@ -78,6 +79,8 @@ def run(args: argparse.Namespace) -> int:
         overwrite=args.overwrite,
         progress=not args.no_progress,
     )
+    if os.environ.get("RANK", "0") != "0":
+        return 0  # under torchrun, rank 0 reports
     h = result.history
     if len(h):
         last = h.iloc[-1]
