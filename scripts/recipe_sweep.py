@@ -220,7 +220,13 @@ def main() -> int:
 
     smiles = mv.read_smiles(datasets.resolve("moses:train"))
     smiles = smiles.sample(n=min(args.n_train, len(smiles)), random_state=args.seed).sort_index()
-    data = mv.prepare(smiles, args.tokenizer, max_len=100, n_jobs=args.n_jobs)
+    prepared: list = []  # prepared once, on the first variant that needs training
+
+    def data():
+        if not prepared:
+            prepared.append(mv.prepare(smiles, args.tokenizer, max_len=100, n_jobs=args.n_jobs))
+        return prepared[0]
+
     test = mv.read_smiles(datasets.resolve("moses:test"))
     test = test.sample(n=args.n_recon, random_state=args.seed)
     prior_fit = smiles.sample(n=min(20_000, len(smiles)), random_state=args.seed + 1)
@@ -236,7 +242,7 @@ def main() -> int:
             if done.exists() and not args.retrain:
                 info = json.loads(done.read_text())
             else:
-                info = train_variant(name, overrides, data, args, run_dir)
+                info = train_variant(name, overrides, data(), args, run_dir)
             row.update(info)
             if collapsed(info["val_kl"], info["active_units"], info["latent_dim"]):
                 rows.append(

@@ -136,10 +136,13 @@ def test_posterior_mixture_prior(overfit, tmp_path):
     assert prior.diagonal and prior.n_components == 5 and prior.spread == 1.5
     assert prior.info["method"] == "posterior" and prior.info["n_available"] == 18
     mu = gen.encode(SMILES)
-    assert all(any(torch.allclose(m, torch.from_numpy(r)) for r in mu) for m in prior.means)
+    assert all(
+        any(torch.allclose(m, torch.from_numpy(r), atol=1e-4) for r in mu) for m in prior.means
+    )
     g = torch.Generator().manual_seed(0)
     z = prior.sample(2000, generator=g, scale=1e-6)  # at zero width: exactly the stored means
-    assert torch.cdist(z, prior.means).min(dim=1).values.max() < 1e-3
+    dist = (z[:, None] - prior.means[None]).norm(dim=-1)  # (2000, 5)
+    assert dist.min(dim=1).values.max() < 1e-3
     loaded = mv.load(gen.save(tmp_path / "p.pt"), device="cpu")
     assert loaded.prior.spread == 1.5 and loaded.prior.diagonal
     pd.testing.assert_frame_equal(loaded.sample(10, seed=2), gen.sample(10, seed=2))
