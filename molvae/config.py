@@ -98,7 +98,7 @@ class TrainConfig:
     # prior_components training molecules), "gmm" (EM, prior_components full Gaussians) or "none"
     prior: str = _field("posterior", choices=("posterior", "gmm", "none"))
     prior_components: int = _field(4000, ge=1)
-    prior_spread: float = _field(1.0, gt=0.0)  # widens each component when sampling
+    prior_spread: float = _field(1.5, gt=0.0)  # widens each component when sampling
     prior_fit_size: int = _field(20_000, ge=1)  # training molecules it is fitted on
     patience: int = _field(0, ge=0)  # early stopping after this many epochs without improvement
     seed: int = 0
