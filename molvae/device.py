@@ -37,6 +37,13 @@ def resolve_device(spec: str | torch.device | None = "auto") -> torch.device:
     return dev
 
 
+def inference_device(spec: str | torch.device | None = None) -> torch.device:
+    """Where a loaded model runs: ``spec``, or by default cuda when available, else cpu."""
+    return resolve_device(
+        spec if spec is not None else ("cuda" if torch.cuda.is_available() else "cpu")
+    )
+
+
 def _mps_available() -> bool:
     mps = getattr(torch.backends, "mps", None)
     return mps is not None and mps.is_available()

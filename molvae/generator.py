@@ -584,13 +584,11 @@ def load(model: str | os.PathLike, device: str | torch.device | None = None) -> 
     Raises:
         CheckpointError: missing, damaged, tampered or pickled-object file, unknown format version.
     """
-    from molvae.device import resolve_device
+    from molvae.device import inference_device
 
     path = ckpt.resolve(model)
     c = ckpt.load(path)
-    dev = resolve_device(
-        device if device is not None else ("cuda" if torch.cuda.is_available() else "cpu")
-    )
+    dev = inference_device(device)
     meta = dict(c.metadata)
     if c.train_config and "max_len" in c.train_config:
         meta.setdefault("max_len", int(c.train_config["max_len"]) + 2)

@@ -37,14 +37,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from molvae import distributed
-    from molvae.device import resolve_device
+    from molvae.device import inference_device
     from molvae.generator import check_decoding_args, load
 
     check_decoding_args(args.temperature, args.method, args.max_len, args.batch_size)
     output(args.out)
     world = distributed.World.from_env()  # under torchrun: one shard per process, then merged
-    device = args.device or ("cuda" if torch_cuda() else "cpu")
-    device = world.device(resolve_device(device))
+    device = world.device(inference_device(args.device))
     gen = load(args.model, device=device)
     gen.prior_in_use(args.prior)  # a model without a learned prior fails before any file is made
     options = dict(
@@ -66,9 +65,3 @@ def run(args: argparse.Namespace) -> int:
     if world.main:
         print(f"wrote {stats['n']:,} molecules to {args.out} ({stats['valid']:.1%} valid)")
     return 0
-
-
-def torch_cuda() -> bool:
-    import torch
-
-    return torch.cuda.is_available()
