@@ -22,6 +22,7 @@ _LAZY = {
     "load_config": "molvae.config",
     "Generator": "molvae.generator",
     "load": "molvae.generator",
+    "pretrained": "molvae.bundled",
     "MolVAE": "molvae.model",
     "score": "molvae.chem",
     "draw_grid": "molvae.viz",
@@ -53,6 +54,7 @@ from molvae.version import __version__  # noqa: E402
 
 if TYPE_CHECKING:  # pragma: no cover
     from molvae import datasets
+    from molvae.bundled import pretrained
     from molvae.chem import score
     from molvae.config import ModelConfig, TrainConfig, load_config
     from molvae.data import PreparedData, PrepareReport, prepare, prepare_file, read_smiles
@@ -119,6 +121,7 @@ __all__ = [
     "load_config",
     "prepare",
     "prepare_file",
+    "pretrained",
     "property_histograms",
     "read_smiles",
     "score",

@@ -227,12 +227,18 @@ def load(path: str | os.PathLike) -> Checkpoint:
 
 
 def resolve(model: str | os.PathLike) -> Path:
-    """A checkpoint file, or a run directory's ``best.pt``.
+    """A checkpoint file, a run directory's ``best.pt``, or a bundled model's verified file.
 
     A run directory without ``best.pt`` (a run that has not finished an epoch that improved, or
     whose ``best.pt`` was lost) resolves to its ``last.pt`` with a warning naming it, never silently.
+    A name that is not an existing path is looked up among the bundled models
+    (``molvae.bundled``): an unknown one raises :class:`CheckpointError` listing them.
     """
     p = Path(model)
+    if not p.exists() and isinstance(model, str) and _looks_like_name(model):
+        from molvae import bundled
+
+        return bundled.path(model)
     if p.is_dir():
         if (p / "best.pt").is_file():
             return p / "best.pt"
@@ -245,3 +251,8 @@ def resolve(model: str | os.PathLike) -> Path:
     if not p.exists():
         raise CheckpointError(f"{p}: no such checkpoint file or run directory")
     return p
+
+
+def _looks_like_name(model: str) -> bool:
+    """A bare name such as ``moses-smiles`` (no folder, no file suffix), not a path."""
+    return bool(model) and os.sep not in model and "/" not in model and not Path(model).suffix

@@ -24,6 +24,8 @@ class TokenizerError(MolvaeError, ValueError):
         self.position = position
         if input is not None and position is not None and len(input) <= 200:
             message = f"{message}\n  {input}\n  {' ' * position}^"
+        elif input is not None:  # no position to point at: quote the input itself
+            message = f"{message}: {input[:200]!r}"
         super().__init__(message)
 
 

@@ -563,6 +563,36 @@ class Generator:
 
         return latent.neighbors(self, smiles, n, radius, max_draws, batch_size, seed)
 
+    def optimize(
+        self,
+        objective: Any,
+        n: int = 100,
+        budget: int = 2000,
+        method: str = "cmaes",
+        start: str | None = None,
+        min_similarity: float | None = None,
+        constraints: dict | None = None,
+        seed: int = 0,
+        **options: Any,
+    ) -> pd.DataFrame:
+        """Search the latent space for the best molecules under ``objective`` (a property
+        expression such as ``"qed - 0.1*sa"`` or a callable SMILES -> float), scoring the decoded
+        molecules with the true objective (see :func:`molvae.optimize.optimize`)."""
+        from molvae import optimize
+
+        return optimize.optimize(
+            self, objective, n=n, budget=budget, method=method, start=start,
+            min_similarity=min_similarity, constraints=constraints, seed=seed, **options,
+        )  # fmt: skip
+
+    def fit_predictor(self, smiles: Sequence[str], properties: Any = ("qed", "sa", "logp"),
+                      labels: Any = None, **options: Any) -> Any:  # fmt: skip
+        """A :class:`molvae.optimize.PropertyPredictor` from the codes of ``smiles`` to RDKit
+        ``properties`` or a user's ``labels``; ``.report`` has held-out R² and MAE."""
+        from molvae import optimize
+
+        return optimize.fit_predictor(self, smiles, properties, labels, **options)
+
     def save(self, path: str | os.PathLike, metadata: dict | None = None) -> Path:
         """Write the model as a checkpoint (no training state)."""
         return ckpt.save(

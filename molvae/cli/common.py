@@ -10,7 +10,9 @@ from typing import Any
 
 
 def add_model_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("model", help="run directory or checkpoint file")
+    p.add_argument(
+        "model", help="run directory, checkpoint file, or bundled model name (see molvae models)"
+    )
     p.add_argument("--device", default=None, help="cpu, cuda, ... (default: cuda if available)")
 
 

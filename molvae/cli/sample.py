@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import logging
 
 from molvae.cli.common import output, positive_int
+
+logger = logging.getLogger(__name__)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -12,9 +15,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "sample",
         help="sample molecules from a model",
         description="Sample from the prior of a trained model. MODEL is a run directory (its "
-        "best.pt) or a checkpoint file. Writes smiles, valid, canonical, nll.",
+        "best.pt), a checkpoint file, or a bundled model name (molvae models); without MODEL, "
+        "the default bundled SMILES model. Writes smiles, valid, canonical, nll.",
     )
-    p.add_argument("model", help="run directory or checkpoint file")
+    p.add_argument(
+        "model",
+        nargs="?",
+        default=None,
+        help="run directory, checkpoint file or bundled model name (default: the bundled default)",
+    )
     p.add_argument("-n", type=positive_int, required=True, help="number of molecules")
     p.add_argument(
         "--temperature", type=float, default=1.0, help="softmax temperature, >= 0.001 (default 1)"
@@ -44,6 +53,11 @@ def run(args: argparse.Namespace) -> int:
     output(args.out)
     world = distributed.World.from_env()  # under torchrun: one shard per process, then merged
     device = world.device(inference_device(args.device))
+    if args.model is None:
+        from molvae import bundled
+
+        args.model = bundled.default_name()
+        logger.info("no model given: using the bundled model %r", args.model)
     gen = load(args.model, device=device)
     gen.prior_in_use(args.prior)  # a model without a learned prior fails before any file is made
     options = dict(
