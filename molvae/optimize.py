@@ -309,15 +309,19 @@ class _Search:
         self.max_decodes = int(max_decodes)
         self.batch_size = batch_size
         self.rng = np.random.default_rng(seed)
-        self.torch_gen = torch.Generator().manual_seed(int(seed))
+        self.torch_gen = torch.Generator(device=gen.device).manual_seed(int(seed))
         self.calls = self.failed = self.decodes = self.invalid = self.refused = 0
         self.infeasible = 0
         self.seen: dict[str, dict[str, Any]] = {}  # canonical SMILES -> record
         self.failures: list[dict[str, Any]] = []
         self.start_smiles, self.start_fp, self.start_z = None, None, None
-        self.start_value = None
+        self.start_value, self.scale = None, None
         if start is not None:
-            self.start_z = gen.encode(start).astype(np.float64)  # raises with the caret
+            mu, logvar = gen._encode_one(start)  # raises TokenizerError quoting the input
+            self.start_z = mu.double().cpu().numpy()[None]
+            # steps around a start are measured in its posterior standard deviations: the
+            # informative dimensions are narrow, the others wide
+            self.scale = (0.5 * logvar.double()).exp().cpu().numpy()
             self.start_smiles = start
             self.start_fp = fingerprint(start)
         self.prior = gen.prior if gen.prior is not None else None
@@ -334,7 +338,7 @@ class _Search:
 
     def prior_draws(self, n: int) -> np.ndarray:
         if self.prior is not None:
-            return self.prior.sample(n, generator=self.torch_gen).double().numpy()
+            return self.prior.sample(n, generator=self.torch_gen).cpu().double().numpy()
         return self.rng.standard_normal((n, self.gen.latent_dim))
 
     def _region_floor(self, region: float | None) -> float:
@@ -350,8 +354,11 @@ class _Search:
     def done(self) -> bool:
         return self.calls >= self.budget or self.decodes >= self.max_decodes
 
-    def evaluate(self, z: np.ndarray, origin: str) -> list[dict[str, Any] | None]:
-        """Score latent points ``(N, Z)``; one record per point (None: refused or invalid)."""
+    def evaluate(
+        self, z: np.ndarray, origin: str, sampled: bool = False
+    ) -> list[dict[str, Any] | None]:
+        """Score latent points ``(N, Z)``; one record per point (None: refused or invalid).
+        ``sampled``: decode by sampling tokens (temperature 1) instead of greedily."""
         z = np.asarray(z, dtype=np.float64).reshape(-1, self.gen.latent_dim)
         logp = self.log_prior(torch.as_tensor(z)).numpy()
         inside = logp >= self.floor
@@ -364,8 +371,12 @@ class _Search:
         if len(idx) == 0:
             return out
         self.decodes += len(idx)
-        decoded = self.gen.decode(z[idx].astype(np.float32), method="greedy",
-                                  batch_size=self.batch_size)  # fmt: skip
+        decoded = self.gen.decode(
+            z[idx].astype(np.float32),
+            method="multinomial" if sampled else "greedy",
+            batch_size=self.batch_size,
+            generator=self.torch_gen,
+        )
         for i, canon in zip(idx, decoded.canonical):
             if canon is None:
                 self.invalid += 1
@@ -436,8 +447,15 @@ class _Search:
 
     def initial_design(self, n: int, radius: float) -> None:
         if self.start_z is not None:
-            z = self.start_z + radius * self.rng.standard_normal((n, self.gen.latent_dim))
             self.evaluate(self.start_z, "start")
+            # half the design decodes draws of q(z|start) by sampling tokens: close variants of
+            # the start even where greedy decoding does not reconstruct it
+            k = n // 2
+            eps = self.rng.standard_normal((k, self.gen.latent_dim))
+            self.evaluate(self.start_z + self.scale * eps, "posterior", sampled=True)
+            z = self.start_z + radius * self.scale * self.rng.standard_normal(
+                (n - k, self.gen.latent_dim)
+            )
         else:
             z = self.prior_draws(n)
         self.evaluate(z, "initial")
@@ -456,7 +474,8 @@ def _run_cmaes(s: _Search, sigma: float, population: int | None, n_init: int) ->
             mean = top[0]["z"].astype(np.float64)
         else:
             mean = s.prior_draws(1)[0]
-        opt = CMA(mean=mean, sigma=sigma_now, population_size=population,
+        cov = np.diag(s.scale**2) if s.scale is not None else None
+        opt = CMA(mean=mean, sigma=sigma_now, population_size=population, cov=cov,
                   seed=int(s.rng.integers(2**31)))  # fmt: skip
         stale, best_before = 0, s.fitness(top[0]) if top else -math.inf
         while not s.done and stale < 8:
@@ -508,7 +527,8 @@ def _run_gradient(s: _Search, sigma: float, n_init: int, steps: int, lr: float, 
         if s.calls == calls_before:  # the paths found nothing new: explore around the best
             best = s.best(top_k)
             z0 = np.stack([r["z"] for r in best]) if best else s.prior_draws(top_k)
-            s.evaluate(z0 + sigma * s.rng.standard_normal(z0.shape), f"explore{rounds}")
+            scale = sigma * (s.scale if s.scale is not None else 1.0)
+            s.evaluate(z0 + scale * s.rng.standard_normal(z0.shape), f"explore{rounds}")
         rounds += 1
 
 
@@ -516,7 +536,7 @@ def _run_random(s: _Search, sigma: float) -> None:
     while not s.done:
         n = 64
         if s.start_z is not None:
-            z = s.start_z + sigma * s.rng.standard_normal((n, s.gen.latent_dim))
+            z = s.start_z + sigma * s.scale * s.rng.standard_normal((n, s.gen.latent_dim))
         else:
             z = s.prior_draws(n)
         s.evaluate(z, "random")
@@ -533,7 +553,7 @@ def optimize(
     constraints: Mapping[str, Any] | None = None,
     filters: bool = False,
     region: float | None = 0.01,
-    sigma: float = 0.5,
+    sigma: float | None = None,
     population: int | None = None,
     n_init: int | None = None,
     max_decodes: int | None = None,
@@ -556,7 +576,9 @@ def optimize(
         constraints: ``{property: (low, high)}`` ranges a result must satisfy (None = open).
         filters: results must pass the MOSES filters (``passes_filters`` is reported either way).
         region: quantile of the prior's log-density below which points are refused (None: off).
-        sigma: CMA-ES initial step, and the radius of exploration around ``start``.
+        sigma: CMA-ES initial step and exploration radius: in prior standard deviations
+            (default 0.5), or with ``start`` in that molecule's posterior standard deviations
+            per dimension (default 1.0).
         population: CMA-ES population (default ``4 + 3 ln Z``).
         n_init: size of the initial design (default ``min(budget // 4, 200)``).
         max_decodes: stop after this many decoded points even if the budget is not spent
@@ -582,6 +604,8 @@ def optimize(
         raise ValueError(f"n must be a positive integer, got {n!r}")
     if min_similarity is not None and start is None:
         raise ValueError("min_similarity needs a start molecule")
+    if sigma is None:
+        sigma = 1.0 if start is not None else 0.5
     if sigma <= 0:
         raise ValueError(f"sigma must be > 0, got {sigma}")
     obj = parse_objective(objective)

@@ -71,7 +71,7 @@ def test_start_similarity_ranges_and_filters_hold(fitted):
         min_similarity=0.3,
         constraints={"mw": (150, 500)},
         filters=True,
-        sigma=0.3,
+        sigma=1.0,
         seed=1,
         progress=False,
     )

@@ -51,7 +51,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--method", choices=["cmaes", "gradient", "random"], default="cmaes")
     p.add_argument("--budget", type=positive_int, default=2000, help="objective calls")
     p.add_argument("-n", type=positive_int, default=50, help="best molecules to write")
-    p.add_argument("--sigma", type=float, default=0.5, help="CMA-ES initial step")
+    p.add_argument(
+        "--sigma",
+        type=float,
+        default=None,
+        help="initial step: prior std units (default 0.5), or with --start its posterior stds (1.0)",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default=None, help="cpu, cuda, ... (default: cuda if available)")
     p.add_argument("-o", "--out", required=True, help="output CSV")

@@ -1,0 +1,151 @@
+"""Bundled pretrained models: lookup by name, checksums, cards, the CLI; and the shipped files."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import molvae as mv
+from molvae import bundled
+from molvae.cli.main import main
+from molvae.exceptions import CheckpointError
+
+from .helpers import tiny_configs
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory, moses_sample):
+    """A tiny trained model saved as a checkpoint (the bundling mechanics do not need quality)."""
+    model_cfg, train_cfg = tiny_configs(epochs=1)
+    result = mv.fit(moses_sample[:64], model_cfg, train_cfg, progress=False)
+    path = tmp_path_factory.mktemp("m") / "tiny.pt"
+    result.generator().save(path)
+    return path
+
+
+@pytest.fixture
+def models_dir(tmp_path, tiny_model, monkeypatch):
+    d = tmp_path / "models"
+    d.mkdir()
+    data = tiny_model.read_bytes()
+    (d / "tiny-smiles.pt").write_bytes(data)
+    card = {"tokenizer": "smiles", "parameters": 1234, "metrics": {"valid": 0.5, "FCD/Test": 9.0}}
+    manifest = {
+        "default": "tiny-smiles",
+        "models": {
+            "tiny-smiles": {
+                "file": "tiny-smiles.pt",
+                "sha256": hashlib.sha256(data).hexdigest(),
+                "bytes": len(data),
+                "summary": "a tiny test model",
+                "card": card,
+            }
+        },
+    }
+    (d / "manifest.json").write_text(json.dumps(manifest))
+    monkeypatch.setenv("MOLVAE_MODELS_DIR", str(d))
+    return d
+
+
+def test_load_by_name_and_table(models_dir):
+    gen = mv.load("tiny-smiles", device="cpu")
+    assert len(gen.sample(5, seed=0)) == 5
+    table = mv.pretrained()
+    assert list(table.name) == ["tiny-smiles"]
+    row = table.iloc[0]
+    assert row.default and row.tokenizer == "smiles" and row.parameters == 1234
+    assert row.valid == 0.5 and row["FCD/Test"] == 9.0
+    assert bundled.default_name() == "tiny-smiles"
+
+
+def test_unknown_name_lists_the_bundled(models_dir):
+    with pytest.raises(
+        CheckpointError, match=r"unknown model 'moses-smilez'.*bundled: tiny-smiles"
+    ):
+        mv.load("moses-smilez")
+
+
+def test_tampered_or_missing_file_is_refused_never_replaced(models_dir):
+    f = models_dir / "tiny-smiles.pt"
+    data = bytearray(f.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    f.write_bytes(bytes(data))
+    with pytest.raises(CheckpointError, match="fails its checksum"):
+        mv.load("tiny-smiles")
+    f.unlink()
+    with pytest.raises(CheckpointError, match="is missing"):
+        mv.load("tiny-smiles")
+
+
+def test_paths_still_win_and_empty_installation(tmp_path, tiny_model, monkeypatch):
+    monkeypatch.setenv("MOLVAE_MODELS_DIR", str(tmp_path / "nothing"))
+    assert mv.load(str(tiny_model), device="cpu").latent_dim == 8
+    assert mv.pretrained().empty
+    with pytest.raises(CheckpointError, match="bundles no pretrained model"):
+        bundled.default_name()
+    with pytest.raises(CheckpointError, match="bundled: none in this installation"):
+        mv.load("moses-smiles")
+    with pytest.raises(CheckpointError, match="no such checkpoint file"):
+        mv.load(str(tmp_path / "missing.pt"))
+
+
+def test_cli_models_and_default_sample(models_dir, tmp_path, capsys):
+    assert main(["models"]) == 0
+    out = capsys.readouterr().out
+    assert "tiny-smiles" in out and "a tiny test model" in out
+    assert main(["models", "--check"]) == 0
+    assert "checksums match" in capsys.readouterr().out
+    assert main(["models", "tiny-smiles"]) == 0
+    assert json.loads(capsys.readouterr().out)["parameters"] == 1234
+    assert main(["models", "nope"]) == 2
+    assert "unknown model 'nope'" in capsys.readouterr().err
+    out_csv = tmp_path / "s.csv"
+    assert main(["sample", "-n", "7", "-o", str(out_csv), "--no-progress"]) == 0
+    assert len(pd.read_csv(out_csv)) == 7
+    smi = tmp_path / "in.smi"
+    smi.write_text("CCO\nc1ccccc1\n")
+    assert main(["encode", "tiny-smiles", str(smi), "-o", str(tmp_path / "z.npy")]) == 0
+    assert np.load(tmp_path / "z.npy").shape == (2, 8)
+
+
+# ---- the files this repository ships ------------------------------------------------------------
+SHIPPED = (
+    json.loads((ROOT / "molvae/models/manifest.json").read_text())["models"]
+    if (ROOT / "molvae/models/manifest.json").exists()
+    else {}
+)
+
+
+@pytest.mark.parametrize("name", sorted(SHIPPED))
+def test_shipped_model_verifies_and_samples(name, monkeypatch):
+    monkeypatch.delenv("MOLVAE_MODELS_DIR", raising=False)
+    entry = SHIPPED[name]
+    path = bundled.path(name)  # sha256 checked
+    assert path.stat().st_size == entry["bytes"] <= 12 * 1024 * 1024
+    gen = mv.load(name, device="cpu")
+    assert gen.prior is not None  # sampled from its learned prior by default
+    card = gen.metadata["card"]
+    assert card["metrics"] == entry["card"]["metrics"]
+    assert card["tokenizer"] == gen.tokenizer.kind
+    s = gen.sample(200, seed=0)
+    assert s.valid.mean() > 0.3
+
+
+def test_models_md_matches_the_manifest():
+    if not SHIPPED:
+        pytest.skip("no bundled models in this checkout")
+    text = (ROOT / "MODELS.md").read_text()
+    for name, entry in SHIPPED.items():
+        m = entry["card"]["metrics"]
+        row = next(line for line in text.splitlines() if line.startswith(f"| `{name}` |"))
+        assert f"{m['FCD/Test']:.3f}" in row and f"{m['valid']:.3f}" in row
+        assert entry["sha256"] in text
+        assert re.search(rf"## `{re.escape(name)}`", text)
