@@ -116,8 +116,8 @@ def render_models_md(data: dict) -> str:
             "",
             entry.get("summary", ""),
             "",
-            f"- **Data**: {c['data']} ({c['n_train']:,} training molecules after preparation; "
-            f"file sha256 `{c['data_sha256'][:16]}...`)",
+            f"- **Data**: {c['data']} ({c['n_train'] or 0:,} molecules after preparation, "
+            f"validation included; file sha256 `{c['data_sha256'] or 'unknown'}`)",
             f"- **Tokenizer**: {c['tokenizer']} ({c['vocab_size']} tokens)",
             f"- **Network**: {json.dumps(c['model_config'])}",
             f"- **Training**: {c['epochs']} epochs, {c['steps']:,} steps, batch "
@@ -155,32 +155,39 @@ def main() -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--n-jobs", type=int, default=2)
     p.add_argument("--render-only", action="store_true", help="only regenerate MODELS.md")
+    p.add_argument("--models-md", default=str(ROOT / "MODELS.md"))
     args = p.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-    manifest_path = bundled.MODELS_DIR / "manifest.json"
+    models_dir = bundled.models_dir()  # MOLVAE_MODELS_DIR overrides (trial runs)
+    manifest_path = models_dir / "manifest.json"
     data = bundled.manifest()
     if args.render_only:
-        (ROOT / "MODELS.md").write_text(render_models_md(data))
+        Path(args.models_md).write_text(render_models_md(data))
         return 0
 
     src = ckpt.load(ckpt.resolve(args.run))
     run_dir = Path(args.run) if Path(args.run).is_dir() else None
     history = pd.read_csv(run_dir / "metrics.csv") if run_dir else pd.DataFrame()
-    bundled.MODELS_DIR.mkdir(exist_ok=True)
-    out = bundled.MODELS_DIR / f"{args.name}.pt"
+    models_dir.mkdir(parents=True, exist_ok=True)
+    out = models_dir / f"{args.name}.pt"
     model = src.build_model("cpu")
     tc = src.train_config or {}
     data_file = mv.datasets.resolve(tc["data"]) if tc.get("data") else None
     n_params = sum(p.numel() for p in model.parameters())
     prior_info = "none"
     if src.prior is not None:
-        pr = mv.Generator(model, src.tokenizer, prior=None)  # only for the prior's description
         from molvae.prior import GaussianMixturePrior
 
         pr = GaussianMixturePrior.from_dict(src.prior)
+        what = (
+            f"the aggregate posterior: an equal mixture of q(z|x) of {pr.n_components:,} "
+            f"training molecules"
+            if pr.info.get("method") == "posterior"
+            else f"a mixture of {pr.n_components} full-covariance Gaussians fitted by EM"
+        )
         prior_info = (
-            f"{pr.info.get('method', 'mixture')} of {pr.n_components} Gaussians over z, spread "
-            f"{pr.spread} (stored in the checkpoint as plain data with its own sha256)"
+            f"{what}, sampled with spread {pr.spread:g} (stored in the checkpoint as plain data "
+            f"with its own sha256)"
         )
     card = {
         "name": args.name,
@@ -243,7 +250,7 @@ def main() -> int:
     if args.default or not data.get("default"):
         data["default"] = args.name
     manifest_path.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
-    (ROOT / "MODELS.md").write_text(render_models_md(data))
+    Path(args.models_md).write_text(render_models_md(data))
     log.info("bundled %s: %s (%s bytes)", args.name, out, f"{out.stat().st_size:,}")
     return 0
 
