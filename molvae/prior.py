@@ -94,11 +94,11 @@ class GaussianMixturePrior:
     def log_prob(self, z: torch.Tensor) -> torch.Tensor:
         """``log p(z)`` for ``z (N, Z)`` at ``spread`` 1: ``(N,)``."""
         L = self.scale_tril.double()
-        if self.diagonal:  # (N, K): sum over dimensions of the independent normal log-densities
-            zz, mu, sd = z.double()[:, None, :], self.means.double()[None], L[None]
-            comp = (-0.5 * ((zz - mu) / sd) ** 2 - sd.log()).sum(-1) - 0.5 * z.shape[-1] * math.log(
-                2 * math.pi
-            )
+        if self.diagonal:  # (N, K) by matrix products: sum_d (z_d - mu_kd)^2 / s_kd^2 expanded
+            zd, mu, inv = z.double(), self.means.double(), L.pow(-2)  # (N, Z), (K, Z), (K, Z)
+            quad = zd.pow(2) @ inv.T - 2 * zd @ (mu * inv).T + (mu.pow(2) * inv).sum(1)  # (N, K)
+            const = L.log().sum(1) + 0.5 * z.shape[-1] * math.log(2 * math.pi)  # (K,)
+            comp = -0.5 * quad - const
             return torch.logsumexp(comp + self.weights.double().log(), dim=1).to(z.dtype)
         return torch.logsumexp(
             _component_log_prob(z.double(), self.means.double(), L) + self.weights.double().log(),
