@@ -14,7 +14,6 @@ regenerate ``MODELS.md`` from the manifest. ``--also T`` adds rows sampled at te
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import logging
 import platform
@@ -60,10 +59,6 @@ def cpu_name() -> str:
     except OSError:
         pass
     return platform.processor() or platform.machine()
-
-
-def file_sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def measure(gen, n: int, seed: int, n_jobs: int, **options) -> dict:
@@ -197,7 +192,7 @@ def main() -> int:
         "model_config": {k: v for k, v in src.model_config.__dict__.items()},
         "train_config": tc,
         "data": tc.get("data") or str(src.metadata.get("data", "")),
-        "data_sha256": file_sha256(Path(data_file)) if data_file else None,
+        "data_sha256": bundled.sha256(Path(data_file)) if data_file else None,
         "n_train": (src.metadata.get("prepare_report") or {}).get("kept")
         or src.metadata.get("n_train"),
         "epochs": int(history.epoch.max()) if len(history) else src.metadata.get("epoch"),
@@ -242,7 +237,7 @@ def main() -> int:
               prior=src.prior)  # fmt: skip
     data["models"][args.name] = {
         "file": out.name,
-        "sha256": file_sha256(out),
+        "sha256": bundled.sha256(out),
         "bytes": out.stat().st_size,
         "summary": args.summary,
         "card": card,

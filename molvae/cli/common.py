@@ -16,6 +16,19 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default=None, help="cpu, cuda, ... (default: cuda if available)")
 
 
+def model_or_default(model: str | None) -> str:
+    """The model a command was given, or the bundled default model (logged) when none was."""
+    if model is not None:
+        return model
+    import logging
+
+    from molvae import bundled
+
+    name = bundled.default_name()
+    logging.getLogger("molvae.cli").info("no model given: using the bundled model %r", name)
+    return name
+
+
 def load_generator(model: str, device: str | None) -> Any:
     from molvae.generator import load
 

@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import logging
 
-from molvae.cli.common import output, positive_int, write_csv
-
-logger = logging.getLogger(__name__)
+from molvae.cli.common import model_or_default, output, positive_int, write_csv
 
 
 def _range(text: str) -> tuple[str, tuple[float | None, float | None]]:
@@ -71,12 +68,7 @@ def run(args: argparse.Namespace) -> int:
 
     parse_objective(args.objective)  # a bad expression fails before the model loads
     out, png = output(args.out), output(args.png)
-    if args.model is None:
-        from molvae import bundled
-
-        args.model = bundled.default_name()
-        logger.info("no model given: using the bundled model %r", args.model)
-    gen = load(args.model, device=args.device)
+    gen = load(model_or_default(args.model), device=args.device)
     df = gen.optimize(
         args.objective,
         n=args.n,

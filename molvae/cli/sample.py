@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import logging
 
-from molvae.cli.common import output, positive_int
-
-logger = logging.getLogger(__name__)
+from molvae.cli.common import model_or_default, output, positive_int
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -53,12 +50,7 @@ def run(args: argparse.Namespace) -> int:
     output(args.out)
     world = distributed.World.from_env()  # under torchrun: one shard per process, then merged
     device = world.device(inference_device(args.device))
-    if args.model is None:
-        from molvae import bundled
-
-        args.model = bundled.default_name()
-        logger.info("no model given: using the bundled model %r", args.model)
-    gen = load(args.model, device=device)
+    gen = load(model_or_default(args.model), device=device)
     gen.prior_in_use(args.prior)  # a model without a learned prior fails before any file is made
     options = dict(
         temperature=args.temperature,
