@@ -313,6 +313,7 @@ class _Search:
         self.calls = self.failed = self.decodes = self.invalid = self.refused = 0
         self.infeasible = 0
         self.seen: dict[str, dict[str, Any]] = {}  # canonical SMILES -> record
+        self.lowest = math.inf  # lowest objective value scored so far (for infeasible fitness)
         self.failures: list[dict[str, Any]] = []
         self.start_smiles, self.start_fp, self.start_z = None, None, None
         self.start_value, self.scale = None, None
@@ -416,6 +417,7 @@ class _Search:
             rec["evaluation"] = self.calls
             try:
                 rec["objective"], props = self.objective(smiles, mol)
+                self.lowest = min(self.lowest, rec["objective"])
                 rec.update(props)
             except Exception as err:  # a user's objective failing on one molecule: counted
                 self.failed += 1
@@ -431,8 +433,7 @@ class _Search:
 
     def fitness(self, rec: dict[str, Any] | None) -> float:
         """A number to maximise: the objective when feasible, else below every feasible value."""
-        values = [r["objective"] for r in self.seen.values() if r["objective"] is not None]
-        floor = (min(values) if values else 0.0) - 1.0
+        floor = (self.lowest if math.isfinite(self.lowest) else 0.0) - 1.0
         if rec is None:
             return floor - 10.0
         if "refused" in rec:
