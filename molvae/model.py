@@ -70,37 +70,42 @@ class Decoder(nn.Module):
         h = torch.tanh(self.z_to_hidden(z))  # (B, L * H)
         return h.view(z.shape[0], self.layers, self.hidden).transpose(0, 1).contiguous()
 
-    def stepper(self, embedding: torch.Tensor, z: torch.Tensor):
+    def stepper(self, embedding: torch.Tensor, z: torch.Tensor, dtype: torch.dtype | None = None):
         """A one-token decoding step with the same weights as :meth:`forward`, for inference.
 
         The first layer's input projection splits into a token part, precomputed for the whole
         vocabulary as a ``(V, 3H)`` table, and a latent part computed once per molecule; so a step
-        is one table lookup and one ``(H, 3H)`` product per layer.
+        is one table lookup and one ``(H, 3H)`` product per layer. ``dtype`` (default: the
+        weights') is the precision of the step: weights, hidden state and products
+        (``torch.bfloat16`` runs the products at bf16 speed; logits are returned in float32).
 
         Returns ``step(token (b,), h (L, b, H), rows (b,)) -> logits (b, V), h (L, b, H)``, where
         ``rows`` picks each live row's latent part.
         """
         E = embedding.shape[1]
+        dt = dtype or embedding.dtype
         w0 = self.gru.weight_ih_l0  # (3H, E + Z)
-        table = embedding @ w0[:, :E].T + self.gru.bias_ih_l0  # (V, 3H)
-        z_part = z @ w0[:, E:].T  # (B, 3H)
+        table = (embedding @ w0[:, :E].T + self.gru.bias_ih_l0).to(dt)  # (V, 3H)
+        z_part = (z @ w0[:, E:].T).to(dt)  # (B, 3H)
         layers = [
-            (getattr(self.gru, f"weight_ih_l{k}"), getattr(self.gru, f"bias_ih_l{k}"),
-             getattr(self.gru, f"weight_hh_l{k}"), getattr(self.gru, f"bias_hh_l{k}"))
+            tuple(getattr(self.gru, f"{name}_l{k}").to(dt).T.contiguous() if name.startswith("weight")
+                  else getattr(self.gru, f"{name}_l{k}").to(dt)
+                  for name in ("weight_ih", "bias_ih", "weight_hh", "bias_hh"))
             for k in range(self.layers)
-        ]  # fmt: skip
+        ]  # fmt: skip  # weights transposed once: (in, 3H)
+        w_out, b_out = self.out.weight.to(dt).T.contiguous(), self.out.bias.to(dt)  # (H, V), (V,)
 
         def step(token, h, rows):
             x, new_h = None, []
             for k, (w_ih, b_ih, w_hh, b_hh) in enumerate(layers):
-                gi = table[token] + z_part[rows] if k == 0 else torch.addmm(b_ih, x, w_ih.T)
-                gh = torch.addmm(b_hh, h[k], w_hh.T)  # (b, 3H)
+                gi = table[token] + z_part[rows] if k == 0 else torch.addmm(b_ih, x, w_ih)
+                gh = torch.addmm(b_hh, h[k], w_hh)  # (b, 3H)
                 i_r, i_z, i_n = gi.chunk(3, dim=1)
                 h_r, h_z, h_n = gh.chunk(3, dim=1)
                 r, u = torch.sigmoid(i_r + h_r), torch.sigmoid(i_z + h_z)
                 x = torch.lerp(torch.tanh(i_n + r * h_n), h[k], u)  # (1 - u) * n + u * h
                 new_h.append(x)
-            return self.out(x), torch.stack(new_h)
+            return torch.addmm(b_out, x, w_out).float(), torch.stack(new_h)
 
         return step
 
@@ -169,6 +174,7 @@ class MolVAE(nn.Module):
         greedy: bool = False,
         generator: torch.Generator | None = None,
         start_ids: list[int] | None = None,
+        dtype: torch.dtype | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Decode latent points step by step.
 
@@ -180,6 +186,8 @@ class MolVAE(nn.Module):
             generator: ``torch.Generator`` on ``z``'s device for reproducible sampling.
             start_ids: the only tokens allowed first (``tokenizer.start_ids()``); default any token
                 but ``<eos>``, so a molecule is never empty.
+            dtype: precision of the decoder steps (default: the weights'; ``torch.bfloat16``: bf16
+                products and hidden state, float32 softmax and sampling).
 
         Returns:
             ``ids (B, <= max_len)`` (no ``<bos>``; ``<eos>`` then ``<pad>`` after the end),
@@ -189,8 +197,8 @@ class MolVAE(nn.Module):
         """
         B, dev = z.shape[0], z.device
         V = self.cfg.vocab_size
-        step = self.decoder.stepper(self.embedding.weight, z)
-        h = self.decoder.initial_hidden(z)  # (L, B, H)
+        step = self.decoder.stepper(self.embedding.weight, z, dtype)
+        h = self.decoder.initial_hidden(z).to(dtype or z.dtype)  # (L, B, H)
         out = torch.full((B, max_len), PAD, dtype=torch.long, device=dev)
         lengths = torch.full((B,), max_len, dtype=torch.long, device=dev)
         nll = torch.zeros(B, device=dev)

@@ -1,10 +1,16 @@
-"""Benchmark sampling throughput (molecules/s) and peak memory for 10k and 100k samples.
+"""Benchmark sampling throughput (molecules/s) and peak memory, optionally beside MOSES's VAE.
 
-    python scripts/bench_sample.py --model runs/small          # a trained run directory or .pt
-    python scripts/bench_sample.py --preset moses              # untrained weights (speed only)
+    python scripts/bench_sample.py --model moses-smiles --precision fp32,bf16   # a trained model
+    python scripts/bench_sample.py --preset moses --sizes 2000 --max-len 100 \
+        --precision fp32,bf16 --peer /tmp/moses-peer/bin/python --rounds 2       # vs MOSES VAE
 
 Samples stream through ``Generator.iter_samples`` exactly as ``molvae sample -o`` does (decoding,
-SMILES decoding, RDKit validity and canonicalisation included), so memory stays flat.
+SMILES decoding, RDKit validity and canonicalisation included), so memory stays flat. Without
+``--model``, untrained weights of ``--preset`` (speed only: rows rarely end, so most decode to the
+full length). With ``--peer``, MOSES 0.3.1's VAE (its default config, the size of the ``moses``
+preset; untrained: ``moses_vae_bench.py --batches 0``) samples the same number of molecules with
+the same batch and length in the same invocation, rounds interleaved, and the ratio is printed
+(MOSES's time has no RDKit check; ours includes it).
 """
 
 from __future__ import annotations
@@ -12,8 +18,10 @@ from __future__ import annotations
 import argparse
 import json
 import resource
+import statistics
 import time
 
+import _peer
 import torch
 
 
@@ -21,7 +29,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    ap.add_argument("--model", help="run directory or checkpoint")
+    ap.add_argument("--model", help="run directory, checkpoint or bundled model name")
     ap.add_argument(
         "--preset", default="moses", help="with no --model: random weights of this preset"
     )
@@ -29,6 +37,10 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=1000)
     ap.add_argument("--device", default=None)
     ap.add_argument("--max-len", type=int, default=None)
+    ap.add_argument("--precision", default="fp32", help="comma list of fp32,bf16")
+    ap.add_argument("--rounds", type=int, default=1, help="repeat every setting, interleaved")
+    ap.add_argument("--threads", type=int, default=0, help="torch threads (0 = default)")
+    _peer.add_arguments(ap)
     args = ap.parse_args()
 
     import molvae as mv
@@ -36,6 +48,8 @@ def main() -> None:
     from molvae.generator import Generator
     from molvae.model import MolVAE
 
+    if args.threads:
+        torch.set_num_threads(args.threads)
     if args.model:
         gen = mv.load(args.model, device=args.device)
         label = args.model
@@ -51,33 +65,77 @@ def main() -> None:
             metadata={"max_len": 102},
         )
         label = f"untrained {args.preset}"
-    for n in (int(x) for x in args.sizes.split(",")):
-        if gen.device.type == "cuda":
-            torch.cuda.synchronize()
-        t0 = time.perf_counter()
-        valid = done = 0
-        for part in gen.iter_samples(n, seed=0, batch_size=args.batch_size, max_len=args.max_len):
-            valid += int(part.valid.sum())
-            done += len(part)
-        dt = time.perf_counter() - t0
-        print(
-            json.dumps(
-                {
-                    "model": label,
-                    "device": str(gen.device),
-                    "n": n,
-                    "batch_size": args.batch_size,
-                    "seconds": round(dt, 2),
-                    "molecules_per_s": round(n / dt, 1),
-                    "valid": round(valid / n, 4),
-                    "peak_rss_mib": round(
-                        resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-                    ),
-                    **({"gpu": torch.cuda.get_device_name()} if gen.device.type == "cuda" else {}),
-                }
-            ),
-            flush=True,
+    rows = []
+    for rnd in range(args.rounds):
+        for n in (int(x) for x in args.sizes.split(",")):
+            if args.peer:
+                res = _peer.run(
+                    args.peer, args.peer_script, "--model", "vae", "--batches", "0",
+                    "--warmup-batches", "0", "--n-samples", str(n),
+                    "--sample-batch", str(args.batch_size), "--max-len", str(args.max_len or 100),
+                    "--threads", str(torch.get_num_threads()),
+                )  # fmt: skip
+                s = res["sample"]
+                rows.append({"model": "MOSES VAE (untrained)", "precision": "fp32", "n": n,
+                             "round": rnd, "molecules_per_s": s["mol_per_s"],
+                             "valid": s["rdkit_valid_fraction"], "seconds": s["seconds"],
+                             "peak_rss_mib": res["memory"]["peak_rss_sample_mb"]})  # fmt: skip
+                print(json.dumps(rows[-1]), flush=True)
+            for precision in args.precision.split(","):
+                gen.precision = precision
+                if gen.device.type == "cuda":
+                    torch.cuda.synchronize()
+                t0 = time.perf_counter()
+                valid = 0
+                parts = gen.iter_samples(
+                    n, seed=0, batch_size=args.batch_size, max_len=args.max_len
+                )
+                for part in parts:
+                    valid += int(part.valid.sum())
+                dt = time.perf_counter() - t0
+                rows.append(
+                    {
+                        "model": label,
+                        "precision": precision,
+                        "n": n,
+                        "round": rnd,
+                        "device": str(gen.device),
+                        "batch_size": args.batch_size,
+                        "seconds": round(dt, 2),
+                        "molecules_per_s": round(n / dt, 1),
+                        "valid": round(valid / n, 4),
+                        "peak_rss_mib": round(
+                            resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+                        ),
+                        **(
+                            {"gpu": torch.cuda.get_device_name()}
+                            if gen.device.type == "cuda"
+                            else {}
+                        ),
+                    }
+                )
+                print(json.dumps(rows[-1]), flush=True)
+    print(
+        f"\n{'model':<24}{'precision':<10}{'n':>8}{'mol/s (median)':>16}{'valid':>8}{'vs MOSES':>10}"
+    )
+    keys = sorted({(r["model"], r["precision"], r["n"]) for r in rows}, key=lambda k: (k[2], k[0]))
+    for model, precision, n in keys:
+        speeds = [
+            r["molecules_per_s"]
+            for r in rows
+            if (r["model"], r["precision"], r["n"]) == (model, precision, n)
+        ]
+        peer = [
+            r["molecules_per_s"] for r in rows if r["model"].startswith("MOSES") and r["n"] == n
+        ]
+        med = statistics.median(speeds)
+        ratio = f"{med / statistics.median(peer):.2f}x" if peer else "-"
+        valid = next(
+            r["valid"]
+            for r in rows
+            if (r["model"], r["precision"], r["n"]) == (model, precision, n)
         )
+        print(f"{model:<24}{precision:<10}{n:>8}{med:>16,.1f}{valid:>8.3f}{ratio:>10}")
 
 
 if __name__ == "__main__":

@@ -76,6 +76,18 @@ COLUMNS = [
 log = logging.getLogger("recipe_sweep")
 
 
+def split_variants(text: str) -> list[str]:
+    """``"b01,b02:kl_weight=0.2,free_bits=1,b05"`` -> ``["b01", "b02:kl_weight=0.2,free_bits=1",
+    "b05"]``: a ``key=value`` piece belongs to the ``name:...`` spec before it."""
+    specs: list[str] = []
+    for piece in (p.strip() for p in text.split(",")):
+        if piece and "=" in piece and ":" not in piece and specs and ":" in specs[-1]:
+            specs[-1] += "," + piece
+        elif piece:
+            specs.append(piece)
+    return specs
+
+
 def parse_variant(spec: str) -> tuple[str, dict]:
     """``name`` from VARIANTS or ``name:key=value,key=value``; raises ValueError for unknown ones."""
     if ":" in spec:
@@ -232,7 +244,7 @@ def main() -> int:
     prior_fit = smiles.sample(n=min(20_000, len(smiles)), random_state=args.seed + 1)
 
     rows, table_path = [], out / f"sweep_{args.tokenizer}_{time.strftime('%Y%m%d-%H%M%S')}.csv"
-    for spec in (s.strip() for s in args.variants.split(",") if s.strip()):
+    for spec in split_variants(args.variants):
         row = {"variant": spec, "tokenizer": args.tokenizer}
         try:
             name, overrides = parse_variant(spec)
