@@ -27,7 +27,7 @@ import pandas as pd
 import torch
 
 from molvae import checkpoint as ckpt
-from molvae.chem import canonical, parse, smiles_list, to_smiles
+from molvae.chem import parse, smiles_list, to_smiles
 from molvae.exceptions import TokenizerError
 from molvae.files import atomic_write
 from molvae.losses import kl_per_molecule
@@ -73,6 +73,37 @@ def check_decoding_args(
         raise ValueError(f"max_len must be >= 1, got {max_len!r}")
     if isinstance(batch_size, bool) or int(batch_size) < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size!r}")
+
+
+PARALLEL_MIN = 5000  # inputs from which canonicalisation runs in worker processes
+
+
+def _canonical_chunk(values: list[Any]) -> list[tuple[str | None, str | None]]:
+    out = []
+    for s in values:
+        mol, reason = parse(s)
+        out.append((None if mol is None else to_smiles(mol), reason))
+    return out
+
+
+def canonical_forms(
+    values: list[Any], n_jobs: int | None = None
+) -> tuple[list[str | None], list[str | None]]:
+    """RDKit canonical SMILES of each input (None when it cannot be parsed) and the reason
+    (``molvae.reasons``, None when parsed). From ``PARALLEL_MIN`` inputs on, chunks go to
+    ``n_jobs`` worker processes (default: the CPUs this process may use, at most 8)."""
+    from molvae.parallel import chunked, map_chunks
+
+    if n_jobs is None:
+        n_jobs = min(8, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1)
+    jobs = n_jobs if len(values) >= PARALLEL_MIN else 1
+    size = max(1000, -(-len(values) // (4 * jobs)))
+    pairs = [
+        p
+        for part in map_chunks(_canonical_chunk, chunked(values, size), jobs, False, "")
+        for p in part
+    ]
+    return [c for c, _ in pairs], [r for _, r in pairs]
 
 
 class Generator:
@@ -168,7 +199,8 @@ class Generator:
         if zt.ndim != 2 or zt.shape[1] != self.latent_dim:
             raise ValueError(f"z must have shape (N, {self.latent_dim}), got {tuple(zt.shape)}")
         gen = generator if generator is not None else torch_generator(seed, self.device)
-        frames = []
+        smiles: list[str] = []
+        nlls = []
         for start in range(0, len(zt), batch_size):
             ids, _, nll = self.model.decode(
                 zt[start : start + batch_size],
@@ -179,21 +211,19 @@ class Generator:
                 start_ids=self._start_ids,
                 dtype=PRECISIONS[self.precision],
             )
-            smiles = self.tokenizer.decode_batch(ids.cpu())
-            canon = [canonical(s) if s else None for s in smiles]
-            frames.append(
-                pd.DataFrame(
-                    {
-                        "smiles": smiles,
-                        "valid": [c is not None for c in canon],
-                        "canonical": canon,
-                        "nll": nll.float().cpu().numpy(),
-                    }
-                )
-            )
-        if not frames:
+            smiles += self.tokenizer.decode_batch(ids.cpu())
+            nlls.append(nll.float().cpu().numpy())
+        if not smiles:
             return pd.DataFrame({c: [] for c in SAMPLE_COLUMNS})
-        return pd.concat(frames, ignore_index=True)
+        canon, _ = canonical_forms(smiles)  # all at once: many go to worker processes
+        return pd.DataFrame(
+            {
+                "smiles": smiles,
+                "valid": [c is not None for c in canon],
+                "canonical": canon,
+                "nll": np.concatenate(nlls),
+            }
+        )
 
     def iter_samples(
         self,
@@ -355,15 +385,14 @@ class Generator:
         self.prior.spread = float(spread)
         return self.prior
 
-    def _inputs(self, values: list[Any]) -> tuple[list[list[int] | None], list[str | None]]:
+    def _inputs(
+        self, values: list[Any]
+    ) -> tuple[list[list[int] | None], list[str | None], list[str | None]]:
         """Token ids of each input's canonical form (the model was trained on RDKit canonical
-        SMILES), or ``None`` and the reason (``molvae.reasons``) it cannot be encoded."""
-        canon: list[str | None] = []
-        reasons: list[str | None] = []
-        for s in values:
-            mol, reason = parse(s)
-            canon.append(None if mol is None else to_smiles(mol))
-            reasons.append(reason)
+        SMILES), or ``None`` and the reason (``molvae.reasons``) it cannot be encoded; and the
+        canonical forms. Many inputs are canonicalised in worker processes (see
+        :func:`canonical_forms`)."""
+        canon, reasons = canonical_forms(values)
         ok = [k for k, r in enumerate(reasons) if r is None]
         encoded, errors, details = self.tokenizer.encode_many([canon[k] for k in ok])
         ids: list[list[int] | None] = [None] * len(values)
@@ -379,13 +408,15 @@ class Generator:
                 len(values),
                 dict(sorted(messages.items())[:5]),
             )
-        return ids, reasons
+        return ids, reasons, canon
 
     def _batches(
         self, ids: list[list[int] | None], batch_size: int
     ) -> Iterator[tuple[list[int], torch.Tensor, torch.Tensor]]:
-        """The one batching loop over encoded inputs: ``(rows, ids (B, T), lengths (B,))``."""
-        ok = [k for k, x in enumerate(ids) if x is not None]
+        """The one batching loop over encoded inputs: ``(rows, ids (B, T), lengths (B,))``.
+        Rows go in order of length, so that a batch holds molecules of similar length (less
+        padding for the decoder); ``rows`` says where each result belongs."""
+        ok = sorted((k for k, x in enumerate(ids) if x is not None), key=lambda k: len(ids[k]))  # type: ignore[arg-type]
         for start in range(0, len(ok), batch_size):
             rows = ok[start : start + batch_size]
             lengths = [len(ids[k]) for k in rows]  # type: ignore[arg-type]
@@ -411,14 +442,27 @@ class Generator:
         self, smiles: list[Any], batch_size: int = 1000
     ) -> tuple[np.ndarray, np.ndarray, list[str | None]]:
         """``mu (N, Z)``, ``logvar (N, Z)`` (NaN rows for failures) and the reason per row."""
+        mu, logvar, reasons, _ = self._encode_canonical(smiles, batch_size)
+        return mu, logvar, reasons
+
+    def _encode_canonical(
+        self, smiles: list[Any], batch_size: int = 1000
+    ) -> tuple[np.ndarray, np.ndarray, list[str | None], list[str | None]]:
+        """As :meth:`_encode_rows`, plus each input's canonical SMILES (None when unparsable)."""
         mu = np.full((len(smiles), self.latent_dim), np.nan, dtype=np.float32)
         logvar = mu.copy()
-        encoded, reasons = self._inputs(smiles)
+        encoded, reasons, canon = self._inputs(smiles)
         for rows, ids, lengths in self._batches(encoded, batch_size):
-            with torch.no_grad():
+            with torch.no_grad(), self._autocast():
                 m, lv = self.model.encode_params(ids, lengths)
             mu[rows], logvar[rows] = m.float().cpu().numpy(), lv.float().cpu().numpy()
-        return mu, logvar, reasons
+        return mu, logvar, reasons, canon
+
+    def _autocast(self):
+        """bf16 autocast for the encoder and teacher-forced passes when ``precision="bf16"``."""
+        from molvae.device import autocast
+
+        return autocast(self.device, self.precision == "bf16")
 
     def encode(
         self,
@@ -480,7 +524,7 @@ class Generator:
         if isinstance(n_decodes, bool) or not isinstance(n_decodes, int) or n_decodes < 1:
             raise ValueError(f"n_decodes must be an integer >= 1, got {n_decodes!r}")
         values = smiles_list(smiles)
-        mu, logvar, reasons = self._encode_rows(values, batch_size)
+        mu, logvar, reasons, canon = self._encode_canonical(values, batch_size)
         ok = [k for k, r in enumerate(reasons) if r is None]
         z = mu[ok]  # (n, Z)
         if n_decodes > 1:
@@ -500,9 +544,9 @@ class Generator:
             if k not in best:
                 rows.append((s, None, False, np.nan, np.nan, reasons[k]))
                 continue
-            target = canonical(s)
-            top, freq = best[k]
-            rows.append((s, top, top == target, freq, tanimoto(target, top), None))
+            target, (top, freq) = canon[k], best[k]
+            same = top == target  # the same canonical SMILES: the same molecule, Tanimoto 1
+            rows.append((s, top, same, freq, 1.0 if same else tanimoto(target, top), None))
         df = pd.DataFrame(
             rows, columns=["smiles", "reconstruction", "match", "frequency", "tanimoto", "reason"]
         )
@@ -527,10 +571,10 @@ class Generator:
         values = smiles_list(smiles)
         recon = np.full(len(values), np.nan)
         kl = np.full(len(values), np.nan)
-        encoded, reasons = self._inputs(values)
+        encoded, reasons, _ = self._inputs(values)
         gen = torch_generator(seed, self.device)
         for rows, ids, lengths in self._batches(encoded, batch_size):
-            with torch.no_grad():
+            with torch.no_grad(), self._autocast():
                 mu, logvar = self.model.encode_params(ids, lengths)
                 mu, logvar = mu.float(), logvar.float()
                 nll = torch.zeros(len(rows), device=self.device)

@@ -128,3 +128,16 @@ def test_load_with_precision(run_dir):
     assert gen.precision == "bf16" and mv.load(run_dir).precision == "fp32"
     with pytest.raises(ValueError, match="precision"):
         mv.load(run_dir, precision="half")
+
+
+def test_canonical_forms_in_workers_equal_serial(moses_sample, monkeypatch):
+    """Many inputs are canonicalised in worker processes: same forms, same reasons, same order."""
+    import molvae.generator as G
+
+    values = moses_sample[:300] + ["", "C1CC", None, "OC(=O)c1ccccc1"]
+    serial = G.canonical_forms(values, n_jobs=1)
+    monkeypatch.setattr(G, "PARALLEL_MIN", 10)
+    assert G.canonical_forms(values, n_jobs=2) == serial
+    canon, reasons = serial
+    assert canon[-4:] == [None, None, None, "O=C(O)c1ccccc1"]
+    assert reasons[-4:] == ["empty", "unparseable", "not_a_string", None]
