@@ -103,7 +103,8 @@ class TrainConfig:
     patience: int = _field(0, ge=0)  # early stopping after this many epochs without improvement
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda | cuda:N | mps
-    amp: str = _field("auto", choices=("auto", "bf16", "none"))  # auto = bf16 on CUDA
+    # auto = bf16 autocast on CUDA and on CPUs with native bf16 (AVX512-BF16/AMX), else float32
+    amp: str = _field("auto", choices=("auto", "bf16", "none"))
     num_workers: int = _field(0, ge=0)  # processes for cold data preparation (0 = all cores)
 
     def __post_init__(self) -> None:

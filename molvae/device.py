@@ -50,8 +50,23 @@ def _mps_available() -> bool:
 
 
 def use_bf16(amp: str, device: torch.device) -> bool:
-    """``amp="bf16"`` always, ``"auto"`` on CUDA only, ``"none"`` never."""
-    return amp == "bf16" or (amp == "auto" and device.type == "cuda")
+    """``amp="bf16"`` always, ``"none"`` never, ``"auto"`` on CUDA and on CPUs with native bf16
+    (AVX512-BF16 or AMX; elsewhere bf16 is emulated and slower than float32).
+
+    On CPU the default rests on an A/B at equal steps (README, "Speed beside MOSES's VAE"): bf16
+    autocast moved the validation ELBO by 0.09% and the sample metrics by less than a second
+    training seed did.
+    """
+    if amp == "auto":
+        return device.type == "cuda" or (device.type == "cpu" and cpu_has_bf16())
+    return amp == "bf16"
+
+
+def cpu_has_bf16() -> bool:
+    """Whether this CPU runs bf16 products natively (AVX512-BF16 or AMX tiles)."""
+    cpu = getattr(torch, "cpu", None)
+    checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+    return any(bool(getattr(cpu, name, lambda: False)()) for name in checks)
 
 
 def autocast(device: torch.device, bf16: bool) -> Any:
