@@ -116,9 +116,10 @@ class Generator:
         metadata: checkpoint metadata, kept for reference (``max_len``: default decoding length).
         prior: a learned prior over z (:class:`molvae.prior.GaussianMixturePrior`) or None;
             :meth:`fit_prior` fits one, ``fit`` stores one in ``best.pt``.
-        precision: of the decoder steps when decoding: ``"fp32"`` (default) or ``"bf16"``
-            (bf16 products and hidden state, float32 softmax; faster on CPUs with AVX512-BF16 and
-            on GPUs; its effect on the samples is measured in the README's benchmark section).
+        precision: of inference: ``"fp32"`` (default) or ``"bf16"`` (decoder steps with bf16
+            products and hidden state and float32 softmax; encoder and ELBO passes under bf16
+            autocast; faster on CPUs with AVX512-BF16 and on GPUs; its effect on the samples is
+            measured in the README's benchmark section).
     """
 
     def __init__(
@@ -153,7 +154,7 @@ class Generator:
 
     @property
     def precision(self) -> str:
-        """``"fp32"`` or ``"bf16"``: the precision of the decoder steps (settable)."""
+        """``"fp32"`` or ``"bf16"``: the precision of decoding, encoding and ELBO (settable)."""
         return self._precision
 
     @precision.setter
