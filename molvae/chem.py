@@ -131,6 +131,48 @@ def parse(smiles: Any, allow_fragments: bool = True) -> tuple[Chem.Mol | None, s
     return mol, None
 
 
+def canonical_pair(value: Any, largest_fragment: bool = False) -> tuple[str | None, str | None]:
+    """``(RDKit canonical SMILES, None)`` of one input (of its largest fragment with
+    ``largest_fragment``), or ``(None, reason)`` when it is not a valid molecule."""
+    mol, reason = parse(value)
+    if mol is None:
+        return None, reason
+    return to_smiles(keep_largest_fragment(mol) if largest_fragment else mol), None
+
+
+def _canonical_chunk(values: list[Any]) -> list[tuple[str | None, str | None]]:
+    return [canonical_pair(v) for v in values]
+
+
+PARALLEL_MIN = 5000  # inputs from which canonical_forms runs in worker processes
+
+
+def default_jobs() -> int:
+    """Worker processes for RDKit work: the CPUs this process may use, at most 8, shared with
+    the other processes of a torchrun job on this machine (``LOCAL_WORLD_SIZE``)."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    local = max(1, int(os.environ.get("LOCAL_WORLD_SIZE", "1") or 1))
+    return max(1, min(8, (cpus or 1) // local))
+
+
+def canonical_forms(
+    values: list[Any], n_jobs: int | None = None
+) -> tuple[list[str | None], list[str | None]]:
+    """RDKit canonical SMILES of each input (None when it cannot be parsed) and the reason
+    (``molvae.reasons``, None when parsed). From ``PARALLEL_MIN`` inputs on, chunks go to
+    ``n_jobs`` worker processes (default :func:`default_jobs`)."""
+    from molvae.parallel import chunked, map_chunks
+
+    jobs = (n_jobs or default_jobs()) if len(values) >= PARALLEL_MIN else 1
+    size = max(1000, -(-len(values) // (4 * jobs)))
+    pairs = [
+        p
+        for part in map_chunks(_canonical_chunk, chunked(values, size), jobs, False, "")
+        for p in part
+    ]
+    return [c for c, _ in pairs], [r for _, r in pairs]
+
+
 # ---- properties ---------------------------------------------------------------------------------
 @functools.lru_cache(maxsize=1)
 def _sascorer() -> Any:

@@ -16,9 +16,12 @@ Example:
 from __future__ import annotations
 
 import logging
+import multiprocessing as mp
 import os
-from collections import Counter
+import sys
+from collections import Counter, deque
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +30,14 @@ import pandas as pd
 import torch
 
 from molvae import checkpoint as ckpt
-from molvae.chem import parse, smiles_list, to_smiles
+from molvae.chem import (
+    _canonical_chunk,
+    canonical_forms,
+    default_jobs,
+    parse,
+    smiles_list,
+    to_smiles,
+)
 from molvae.exceptions import TokenizerError
 from molvae.files import atomic_write
 from molvae.losses import kl_per_molecule
@@ -73,37 +83,6 @@ def check_decoding_args(
         raise ValueError(f"max_len must be >= 1, got {max_len!r}")
     if isinstance(batch_size, bool) or int(batch_size) < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size!r}")
-
-
-PARALLEL_MIN = 5000  # inputs from which canonicalisation runs in worker processes
-
-
-def _canonical_chunk(values: list[Any]) -> list[tuple[str | None, str | None]]:
-    out = []
-    for s in values:
-        mol, reason = parse(s)
-        out.append((None if mol is None else to_smiles(mol), reason))
-    return out
-
-
-def canonical_forms(
-    values: list[Any], n_jobs: int | None = None
-) -> tuple[list[str | None], list[str | None]]:
-    """RDKit canonical SMILES of each input (None when it cannot be parsed) and the reason
-    (``molvae.reasons``, None when parsed). From ``PARALLEL_MIN`` inputs on, chunks go to
-    ``n_jobs`` worker processes (default: the CPUs this process may use, at most 8)."""
-    from molvae.parallel import chunked, map_chunks
-
-    if n_jobs is None:
-        n_jobs = min(8, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1)
-    jobs = n_jobs if len(values) >= PARALLEL_MIN else 1
-    size = max(1000, -(-len(values) // (4 * jobs)))
-    pairs = [
-        p
-        for part in map_chunks(_canonical_chunk, chunked(values, size), jobs, False, "")
-        for p in part
-    ]
-    return [c for c, _ in pairs], [r for _, r in pairs]
 
 
 class Generator:
@@ -200,31 +179,46 @@ class Generator:
         if zt.ndim != 2 or zt.shape[1] != self.latent_dim:
             raise ValueError(f"z must have shape (N, {self.latent_dim}), got {tuple(zt.shape)}")
         gen = generator if generator is not None else torch_generator(seed, self.device)
-        smiles: list[str] = []
-        nlls = []
-        for start in range(0, len(zt), batch_size):
-            ids, _, nll = self.model.decode(
-                zt[start : start + batch_size],
-                max_len=int(max_len or self.max_len),
-                temperature=float(temperature),
-                greedy=method == "greedy",
-                generator=gen,
-                start_ids=self._start_ids,
-                dtype=PRECISIONS[self.precision],
-            )
-            smiles += self.tokenizer.decode_batch(ids.cpu())
-            nlls.append(nll.float().cpu().numpy())
-        if not smiles:
+        rows, nll = self._decode_ids(zt, method, temperature, max_len, gen, batch_size)
+        if not rows:
             return pd.DataFrame({c: [] for c in SAMPLE_COLUMNS})
+        smiles = self.tokenizer.decode_batch(rows)
         canon, _ = canonical_forms(smiles)  # all at once: many go to worker processes
         return pd.DataFrame(
             {
                 "smiles": smiles,
                 "valid": [c is not None for c in canon],
                 "canonical": canon,
-                "nll": np.concatenate(nlls),
+                "nll": nll,
             }
         )
+
+    def _decode_ids(
+        self,
+        zt: torch.Tensor,
+        method: str,
+        temperature: float,
+        max_len: int | None,
+        generator: torch.Generator,
+        batch_size: int,
+    ) -> tuple[list[list[int]], np.ndarray]:
+        """Token ids of each decoded row (without ``<bos>``, up to and including ``<eos>``) and
+        its NLL: the model's half of :meth:`decode`, before any string or RDKit work."""
+        rows: list[list[int]] = []
+        nlls = [np.zeros(0, dtype=np.float32)]
+        for start in range(0, len(zt), batch_size):
+            ids, lengths, nll = self.model.decode(
+                zt[start : start + batch_size],
+                max_len=int(max_len or self.max_len),
+                temperature=float(temperature),
+                greedy=method == "greedy",
+                generator=generator,
+                start_ids=self._start_ids,
+                dtype=PRECISIONS[self.precision],
+            )
+            rows += [r[:n] for r, n in zip(ids.cpu().tolist(), lengths.cpu().tolist())]
+            nlls.append(nll.float().cpu().numpy())
+        return rows, np.concatenate(nlls)
 
     def iter_samples(
         self,
@@ -235,22 +229,65 @@ class Generator:
         max_len: int | None = None,
         method: str = "multinomial",
         prior: str = "auto",
+        n_jobs: int | None = None,
     ) -> Iterator[pd.DataFrame]:
-        """Yield DataFrames of at most ``batch_size`` prior samples each, ``n`` in total (flat memory)."""
+        """Yield DataFrames of at most ``batch_size`` prior samples each, ``n`` in total (flat memory).
+
+        ``n_jobs`` worker processes check the decoded molecules with RDKit while the next batches
+        decode, so the model never waits for RDKit (default: on an accelerator the CPUs this
+        process may use, at most 8; on a CPU none, since decoding already uses every core). The
+        samples do not depend on ``n_jobs``.
+        """
         if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n <= 0:
             raise ValueError(f"n must be a positive integer, got {n!r}")
         check_decoding_args(temperature, method, max_len, batch_size)
         learned = self.prior_in_use(prior) == "learned"
         gen = torch_generator(seed, self.device)
-        done = 0
-        while done < n:
-            b = min(batch_size, n - done)
-            if learned:
-                z = self.prior.sample(b, generator=gen, device=self.device)  # type: ignore[union-attr]
-            else:
-                z = torch.randn(b, self.latent_dim, device=self.device, generator=gen)  # (b, Z)
-            yield self.decode(z, method, temperature, max_len=max_len, generator=gen, batch_size=b)
-            done += b
+        if n_jobs is None:
+            n_jobs = 0 if self.device.type == "cpu" else default_jobs()
+
+        def frames(pool: Any) -> Iterator[pd.DataFrame]:
+            pending: deque = deque()  # (smiles, nll, futures or canonical forms), oldest first
+            done = 0
+            while done < n or pending:
+                if done < n:
+                    b = min(batch_size, n - done)
+                    if learned:
+                        z = self.prior.sample(b, generator=gen, device=self.device)  # type: ignore[union-attr]
+                    else:
+                        z = torch.randn(b, self.latent_dim, device=self.device, generator=gen)
+                    rows, nll = self._decode_ids(z, method, temperature, max_len, gen, b)  # (b, Z)
+                    smiles = self.tokenizer.decode_batch(rows)
+                    if pool is None:
+                        pending.append((smiles, nll, canonical_forms(smiles, 1)[0]))
+                    else:
+                        size = -(-len(smiles) // n_jobs)
+                        parts = [smiles[i : i + size] for i in range(0, len(smiles), size)]
+                        futures = [pool.submit(_canonical_chunk, p) for p in parts]
+                        pending.append((smiles, nll, futures))
+                    done += b
+                if len(pending) > (2 if pool is not None else 0) or (done >= n and pending):
+                    smiles, nll, canon = pending.popleft()
+                    if pool is not None:
+                        canon = [c for f in canon for c, _ in f.result()]
+                    yield pd.DataFrame(
+                        {
+                            "smiles": smiles,
+                            "valid": [c is not None for c in canon],
+                            "canonical": canon,
+                            "nll": nll,
+                        }
+                    )
+
+        if n_jobs <= 0:
+            yield from frames(None)
+            return
+        ctx = mp.get_context("fork" if sys.platform.startswith("linux") else "spawn")
+        pool = ProcessPoolExecutor(max_workers=n_jobs, mp_context=ctx)
+        try:
+            yield from frames(pool)
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
 
     def sample(
         self,
@@ -262,6 +299,7 @@ class Generator:
         method: str = "multinomial",
         progress: bool = False,
         prior: str = "auto",
+        n_jobs: int | None = None,
     ) -> pd.DataFrame:
         """Sample ``n`` molecules from the prior.
 
@@ -277,6 +315,8 @@ class Generator:
                 prior (a Gaussian mixture fitted to the codes of training molecules; samples
                 resemble the training set far more, see docs/recipe.md), ``"auto"`` (default)
                 the learned prior when the model has one, else N(0, I).
+            n_jobs: worker processes for the RDKit checks, overlapped with decoding (see
+                :meth:`iter_samples`; default: none on a CPU, up to 8 on an accelerator).
 
         Returns:
             DataFrame with ``smiles``, ``valid``, ``canonical`` and ``nll`` (see :meth:`decode`).
@@ -290,7 +330,7 @@ class Generator:
         parts = []
         with tqdm(total=n, desc="sampling", unit="mol", disable=not progress) as bar:
             parts_iter = self.iter_samples(
-                n, temperature, seed, batch_size, max_len, method, prior=prior
+                n, temperature, seed, batch_size, max_len, method, prior=prior, n_jobs=n_jobs
             )
             for part in parts_iter:
                 parts.append(part)
@@ -308,6 +348,7 @@ class Generator:
         method: str = "multinomial",
         progress: bool = False,
         prior: str = "auto",
+        n_jobs: int | None = None,
     ) -> dict[str, float]:
         """Stream ``n`` samples to a CSV in chunks (memory stays flat for millions of samples).
 
@@ -316,7 +357,9 @@ class Generator:
         """
         from tqdm.auto import tqdm
 
-        samples = self.iter_samples(n, temperature, seed, batch_size, max_len, method, prior=prior)
+        samples = self.iter_samples(
+            n, temperature, seed, batch_size, max_len, method, prior=prior, n_jobs=n_jobs
+        )
         n_valid = 0
         with (
             atomic_write(path, "w", newline="") as f,
@@ -443,13 +486,14 @@ class Generator:
         self, smiles: list[Any], batch_size: int = 1000
     ) -> tuple[np.ndarray, np.ndarray, list[str | None]]:
         """``mu (N, Z)``, ``logvar (N, Z)`` (NaN rows for failures) and the reason per row."""
-        mu, logvar, reasons, _ = self._encode_canonical(smiles, batch_size)
+        mu, logvar, reasons, _, _ = self._encode_canonical(smiles, batch_size)
         return mu, logvar, reasons
 
     def _encode_canonical(
         self, smiles: list[Any], batch_size: int = 1000
-    ) -> tuple[np.ndarray, np.ndarray, list[str | None], list[str | None]]:
-        """As :meth:`_encode_rows`, plus each input's canonical SMILES (None when unparsable)."""
+    ) -> tuple[np.ndarray, np.ndarray, list[str | None], list[str | None], list[list[int] | None]]:
+        """As :meth:`_encode_rows`, plus each input's canonical SMILES (None when unparsable) and
+        its token ids (None when it cannot be encoded)."""
         mu = np.full((len(smiles), self.latent_dim), np.nan, dtype=np.float32)
         logvar = mu.copy()
         encoded, reasons, canon = self._inputs(smiles)
@@ -457,7 +501,7 @@ class Generator:
             with torch.no_grad(), self._autocast():
                 m, lv = self.model.encode_params(ids, lengths)
             mu[rows], logvar[rows] = m.float().cpu().numpy(), lv.float().cpu().numpy()
-        return mu, logvar, reasons, canon
+        return mu, logvar, reasons, canon, encoded
 
     def _autocast(self):
         """bf16 autocast for the encoder and teacher-forced passes when ``precision="bf16"``."""
@@ -525,16 +569,29 @@ class Generator:
         if isinstance(n_decodes, bool) or not isinstance(n_decodes, int) or n_decodes < 1:
             raise ValueError(f"n_decodes must be an integer >= 1, got {n_decodes!r}")
         values = smiles_list(smiles)
-        mu, logvar, reasons, canon = self._encode_canonical(values, batch_size)
+        mu, logvar, reasons, canon, encoded = self._encode_canonical(values, batch_size)
         ok = [k for k, r in enumerate(reasons) if r is None]
-        z = mu[ok]  # (n, Z)
+        z = mu[ok, None]  # (n, 1, Z)
         if n_decodes > 1:
             rng = np.random.default_rng(seed)
             eps = rng.standard_normal((len(ok), n_decodes, self.latent_dim)).astype(np.float32)
-            z = (mu[ok, None] + np.exp(0.5 * logvar[ok, None]) * eps).reshape(-1, self.latent_dim)
-        dec = self.decode(z, "greedy", max_len=max_len, seed=seed, batch_size=batch_size)
-        # an invalid decoding is kept as its raw string, so that it can still be the most frequent
-        text = [c if isinstance(c, str) else s for c, s in zip(dec.canonical, dec.smiles)]
+            z = mu[ok, None] + np.exp(0.5 * logvar[ok, None]) * eps  # (n, n_decodes, Z)
+        # decoded shortest first: a decode batch then holds molecules of similar length
+        order = sorted(range(len(ok)), key=lambda j: len(encoded[ok[j]]))  # type: ignore[arg-type]
+        ok = [ok[j] for j in order]
+        zt = torch.as_tensor(z[order].reshape(-1, self.latent_dim), device=self.device)
+        ids, _ = self._decode_ids(zt, "greedy", 1.0, max_len, torch_generator(seed), batch_size)
+        # A decoding whose tokens are the input's own is the input molecule (encodings are
+        # round-trip checked): only the others are turned into SMILES and checked by RDKit.
+        targets = [encoded[k][1:] for k in ok for _ in range(n_decodes)]  # type: ignore[index]
+        other = [j for j, (d, t) in enumerate(zip(ids, targets)) if d != t]
+        raw = self.tokenizer.decode_batch([ids[j] for j in other])
+        other_canon, _ = canonical_forms(raw)
+        text = [canon[k] for k in ok for _ in range(n_decodes)]
+        for j, c, s in zip(other, other_canon, raw):
+            # an invalid decoding is kept as its raw string, so that it can still be the most
+            # frequent
+            text[j] = c if isinstance(c, str) else s
         best: dict[int, tuple[str, float]] = {}
         for j, k in enumerate(ok):
             counts = Counter(text[j * n_decodes : (j + 1) * n_decodes])

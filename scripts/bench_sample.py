@@ -40,6 +40,11 @@ def main() -> None:
     ap.add_argument("--precision", default="fp32", help="comma list of fp32,bf16")
     ap.add_argument("--rounds", type=int, default=1, help="repeat every setting, interleaved")
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0 = default)")
+    ap.add_argument(
+        "--jobs",
+        default="auto",
+        help="comma list of RDKit worker processes beside decoding (auto: the library's default)",
+    )
     _peer.add_arguments(ap)
     args = ap.parse_args()
 
@@ -81,14 +86,19 @@ def main() -> None:
                              "valid": s["rdkit_valid_fraction"], "seconds": s["seconds"],
                              "peak_rss_mib": res["memory"]["peak_rss_sample_mb"]})  # fmt: skip
                 print(json.dumps(rows[-1]), flush=True)
-            for precision in args.precision.split(","):
+            settings = [(p, j) for p in args.precision.split(",") for j in args.jobs.split(",")]
+            for precision, jobs in settings:
                 gen.precision = precision
                 if gen.device.type == "cuda":
                     torch.cuda.synchronize()
                 t0 = time.perf_counter()
                 valid = 0
                 parts = gen.iter_samples(
-                    n, seed=0, batch_size=args.batch_size, max_len=args.max_len
+                    n,
+                    seed=0,
+                    batch_size=args.batch_size,
+                    max_len=args.max_len,
+                    n_jobs=None if jobs == "auto" else int(jobs),
                 )
                 for part in parts:
                     valid += int(part.valid.sum())
@@ -96,7 +106,9 @@ def main() -> None:
                 rows.append(
                     {
                         "model": label,
-                        "precision": precision,
+                        "precision": precision
+                        if len(settings) == len(args.precision.split(","))
+                        else f"{precision} jobs={jobs}",
                         "n": n,
                         "round": rnd,
                         "device": str(gen.device),

@@ -52,7 +52,11 @@ VARIANTS: dict[str, dict] = {
     "b01_lr1e3": {"kl_weight": 0.1, "lr": 0.001},
     "b01_bs256": {"kl_weight": 0.1, "batch_size": 256, "lr": 0.004},
     "b01_bf16": {"kl_weight": 0.1, "amp": "bf16"},
+    # two random (non-canonical) SMILES of each molecule instead of its canonical one, one pass:
+    # the same number of steps as two passes over the canonical data
+    "b01_rand2": {"kl_weight": 0.1, "randomize": 2},
 }
+SWEEP_LEVERS = ("randomize",)  # levers of the data, applied here rather than in the configs
 SAMPLING = {
     "prior": {"prior": "standard", "temperature": 1.0},
     "prior_t07": {"prior": "standard", "temperature": 0.7},
@@ -120,6 +124,8 @@ def configs(overrides: dict, tokenizer: str, args) -> tuple[ModelConfig, TrainCo
         tokenizer=tokenizer, epochs=args.epochs, time_limit_minutes=args.time_limit, seed=args.seed
     )
     for key, value in overrides.items():
+        if key in SWEEP_LEVERS:
+            continue
         section, _, name = key.rpartition(".")
         if name in model_keys and section in ("", "model"):
             m[name] = value
@@ -130,7 +136,37 @@ def configs(overrides: dict, tokenizer: str, args) -> tuple[ModelConfig, TrainCo
     return ModelConfig(**m), TrainConfig(**t)
 
 
+def _random_chunk(args: tuple[list[str], int, int]) -> list[str]:
+    from rdkit import Chem, rdBase
+
+    values, k, seed = args
+    out = []
+    with rdBase.BlockLogs():
+        for n, s in enumerate(values):
+            out += list(Chem.MolToRandomSmilesVect(Chem.MolFromSmiles(s), k, randomSeed=seed + n + 1))
+    return out
+
+
+def randomized(smiles: list[str], k: int, seed: int, n_jobs: int) -> list[str]:
+    """``k`` random (non-canonical, seeded) SMILES of each molecule, in order."""
+    from molvae.parallel import chunked, map_chunks
+
+    chunks = [(c, k, seed + i * 10_000) for i, c in enumerate(chunked(smiles, 10_000))]
+    return [s for part in map_chunks(_random_chunk, chunks, n_jobs, False, "") for s in part]
+
+
 def train_variant(name, overrides, data, args, run_dir: Path) -> dict:
+    k = int(overrides.get("randomize", 1))
+    if k > 1:  # SMILES randomisation: k random forms per molecule, the same number of steps
+        if args.epochs % k:
+            raise ValueError(f"randomize={k} needs --epochs divisible by it, got {args.epochs}")
+        args = argparse.Namespace(**{**vars(args), "epochs": args.epochs // k})
+        strings = randomized(data.smiles, k, args.seed, args.n_jobs)
+        data = mv.prepare(
+            strings, data.tokenizer.kind, max_len=100, canonicalize=False, dedupe=False,
+            n_jobs=args.n_jobs,
+        )  # fmt: skip
+        log.info("randomize=%d: %s", k, data.report)
     model_cfg, train_cfg = configs(overrides, data.tokenizer.kind, args)
     t0 = time.monotonic()
     result = mv.fit(

@@ -156,3 +156,19 @@ def test_score_shares_logp_without_changing_values():
     df = mv.score(["CC(=O)Oc1ccccc1C(=O)O"], properties=["qed", "logp"])
     alone = mv.score(["CC(=O)Oc1ccccc1C(=O)O"], properties=["qed"])
     assert df.qed[0] == alone.qed[0] and df.logp[0] == pytest.approx(1.31, abs=1e-3)
+
+
+def test_canonical_forms_in_workers_equal_serial(moses_sample, monkeypatch):
+    """Many inputs are canonicalised in worker processes: same forms, same reasons, same order."""
+    from molvae import chem
+
+    values = moses_sample[:300] + ["", "C1CC", None, "OC(=O)c1ccccc1"]
+    serial = chem.canonical_forms(values, n_jobs=1)
+    monkeypatch.setattr(chem, "PARALLEL_MIN", 10)
+    assert chem.canonical_forms(values, n_jobs=2) == serial
+    canon, reasons = serial
+    assert canon[-4:] == [None, None, None, "O=C(O)c1ccccc1"]
+    assert reasons[-4:] == ["empty", "unparseable", "not_a_string", None]
+    assert chem.canonical_pair("CCO.[Na+].[Cl-]", largest_fragment=True) == ("CCO", None)
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", "512")  # torchrun ranks on this machine share its CPUs
+    assert chem.default_jobs() == 1

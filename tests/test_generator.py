@@ -69,11 +69,15 @@ def test_sample_to_csv_streams_in_chunks(run_dir, tmp_path):
     assert df.valid.tolist() == in_memory.valid.tolist()
 
 
-def test_interrupted_sample_to_csv_leaves_no_file(run_dir, tmp_path, monkeypatch):
+@pytest.mark.parametrize("n_jobs", [0, 2])
+def test_interrupted_sample_to_csv_leaves_no_file(run_dir, tmp_path, monkeypatch, n_jobs):
     """Ctrl-C in the middle of a long sampling run: no file under the output name (nothing that
-    looks complete) and no temporary file left behind; an existing file is kept as it was."""
+    looks complete) and no temporary file left behind; an existing file is kept as it was; no
+    RDKit worker outlives the run."""
+    import multiprocessing as mp
+
     gen = mv.load(run_dir)
-    decode, calls = gen.decode, []
+    decode, calls = gen._decode_ids, []
 
     def decode_then_interrupt(*args, **kwargs):
         calls.append(1)
@@ -81,16 +85,17 @@ def test_interrupted_sample_to_csv_leaves_no_file(run_dir, tmp_path, monkeypatch
             raise KeyboardInterrupt
         return decode(*args, **kwargs)
 
-    monkeypatch.setattr(gen, "decode", decode_then_interrupt)
+    monkeypatch.setattr(gen, "_decode_ids", decode_then_interrupt)
     out = tmp_path / "samples.csv"
     with pytest.raises(KeyboardInterrupt):
-        gen.sample_to_csv(out, 1000, seed=0, batch_size=100)
+        gen.sample_to_csv(out, 1000, seed=0, batch_size=100, n_jobs=n_jobs)
     assert len(calls) == 3 and list(tmp_path.iterdir()) == []
     out.write_text("smiles,valid\nCCO,True\n")
     calls.clear()
     with pytest.raises(KeyboardInterrupt):
-        gen.sample_to_csv(out, 1000, seed=0, batch_size=100)
+        gen.sample_to_csv(out, 1000, seed=0, batch_size=100, n_jobs=n_jobs)
     assert out.read_text() == "smiles,valid\nCCO,True\n" and list(tmp_path.iterdir()) == [out]
+    assert not mp.active_children()
 
 
 def test_selfies_model_never_emits_empty_or_invalid(tmp_path, moses_sample):
@@ -130,14 +135,56 @@ def test_load_with_precision(run_dir):
         mv.load(run_dir, precision="half")
 
 
-def test_canonical_forms_in_workers_equal_serial(moses_sample, monkeypatch):
-    """Many inputs are canonicalised in worker processes: same forms, same reasons, same order."""
-    import molvae.generator as G
+def test_rdkit_workers_beside_decoding_give_the_same_samples(run_dir):
+    """iter_samples/sample with RDKit checks in worker processes: the same frames as in-process
+    checks; a consumer that stops early leaves no worker behind."""
+    import multiprocessing as mp
 
-    values = moses_sample[:300] + ["", "C1CC", None, "OC(=O)c1ccccc1"]
-    serial = G.canonical_forms(values, n_jobs=1)
-    monkeypatch.setattr(G, "PARALLEL_MIN", 10)
-    assert G.canonical_forms(values, n_jobs=2) == serial
-    canon, reasons = serial
-    assert canon[-4:] == [None, None, None, "O=C(O)c1ccccc1"]
-    assert reasons[-4:] == ["empty", "unparseable", "not_a_string", None]
+    gen = mv.load(run_dir)
+    serial = list(gen.iter_samples(250, seed=2, batch_size=64, n_jobs=0))
+    parallel = list(gen.iter_samples(250, seed=2, batch_size=64, n_jobs=2))
+    assert [len(p) for p in parallel] == [64, 64, 64, 58]
+    for a, b in zip(serial, parallel):
+        pd.testing.assert_frame_equal(a, b)
+    pd.testing.assert_frame_equal(
+        gen.sample(100, seed=5, n_jobs=2), gen.sample(100, seed=5, n_jobs=0)
+    )
+    it = gen.iter_samples(1000, seed=2, batch_size=50, n_jobs=2)
+    next(it)
+    it.close()  # shuts the pool down
+    assert not mp.active_children()
+
+
+def test_reconstruct_equals_decoding_the_encoding(moses_sample):
+    """reconstruct skips RDKit for decodings that repeat the input's tokens; its result must
+    equal decoding the encodings and comparing canonical forms, for matches and misses alike."""
+    import numpy as np
+
+    from molvae.chem import canonical
+
+    from .helpers import overfit_generator
+
+    seen, unseen = moses_sample[:24], moses_sample[200:216]
+    gen, _ = overfit_generator(seen, steps=300)
+    values = unseen[:8] + seen + [None, "C1CC"] + unseen[8:]
+    rec = gen.reconstruct(values, n_decodes=1)
+    ok = rec.reason.isna().to_numpy()
+    dec = gen.decode(gen.encode([v for v, o in zip(values, ok) if o]), "greedy")
+    expected = [c if isinstance(c, str) else s for c, s in zip(dec.canonical, dec.smiles)]
+    assert rec.reconstruction[ok].tolist() == expected
+    canon = [canonical(v) for v, o in zip(values, ok) if o]
+    assert rec.match[ok].tolist() == [e == c for e, c in zip(expected, canon)]
+    assert 0 < rec.match[ok].mean() < 1  # both kinds of rows are exercised
+    assert rec.reason.tolist()[32:34] == ["not_a_string", "unparseable"]
+    # n_decodes > 1: z ~ q(z|x) drawn per input in input order, the most frequent decoding kept
+    mu, logvar, _ = gen._encode_rows(values)
+    rec3 = gen.reconstruct(values, n_decodes=3, seed=4)
+    rows = np.flatnonzero(ok)
+    eps = np.random.default_rng(4).standard_normal((len(rows), 3, gen.latent_dim))
+    z = (mu[rows, None] + np.exp(0.5 * logvar[rows, None]) * eps).astype(np.float32)
+    dec3 = gen.decode(z.reshape(-1, gen.latent_dim), "greedy")
+    text = [c if isinstance(c, str) else s for c, s in zip(dec3.canonical, dec3.smiles)]
+    for j, k in enumerate(rows):
+        draws = text[3 * j : 3 * j + 3]
+        assert rec3.frequency[k] == max(draws.count(d) for d in draws) / 3
+        assert draws.count(rec3.reconstruction[k]) == max(draws.count(d) for d in draws)

@@ -42,6 +42,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         default="fp32",
         help="decoding precision (bf16: faster on CPUs with AVX512-BF16 and on GPUs)",
     )
+    p.add_argument(
+        "--jobs",
+        type=int,
+        default=None,
+        help="RDKit worker processes beside decoding (default: 0 on CPU, up to 8 on a GPU)",
+    )
     p.add_argument("-o", "--out", required=True, help="output CSV")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(run=run)
@@ -65,6 +71,7 @@ def run(args: argparse.Namespace) -> int:
         method=args.method,
         progress=not args.no_progress and world.main,
         prior=args.prior,
+        n_jobs=args.jobs,
     )
     if world.active:
         world.init(device)

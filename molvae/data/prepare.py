@@ -173,23 +173,19 @@ class PreparedData:
 
 # ---- the stages -----------------------------------------------------------------------------------
 def _chem_chunk(args: tuple[list[Any], bool, bool]) -> list[tuple[str | None, str | None]]:
-    """Worker: (clean smiles or None, drop reason or None) per input."""
-    from rdkit import Chem, rdBase
-
-    from molvae.chem import keep_largest_fragment, parse
+    """Worker: (clean smiles or None, drop reason or None) per input (whitespace around it
+    stripped): canonical (of the largest fragment with ``keep_largest``) or as given."""
+    from molvae.chem import canonical_pair, parse
 
     values, canonicalize, keep_largest = args
     out: list[tuple[str | None, str | None]] = []
-    with rdBase.BlockLogs():
-        for v in values:
-            mol, reason = parse(v.strip() if isinstance(v, str) else v)
-            if mol is None:
-                out.append((None, reason))
-            elif canonicalize or keep_largest:
-                mol = keep_largest_fragment(mol) if keep_largest else mol
-                out.append((Chem.MolToSmiles(mol), None))
-            else:
-                out.append((v.strip(), None))
+    for v in values:
+        v = v.strip() if isinstance(v, str) else v
+        if canonicalize or keep_largest:
+            out.append(canonical_pair(v, keep_largest))
+        else:
+            mol, reason = parse(v)
+            out.append((None, reason) if mol is None else (v, None))
     return out
 
 
