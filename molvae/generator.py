@@ -44,7 +44,7 @@ from molvae.losses import kl_per_molecule
 from molvae.model import MolVAE
 from molvae.prior import GaussianMixturePrior
 from molvae.reasons import DESCRIPTIONS
-from molvae.tokenizers import PAD, Tokenizer
+from molvae.tokenizers import PAD, Tokenizer, tokenizer_from_dict
 
 logger = logging.getLogger(__name__)
 
@@ -83,6 +83,20 @@ def check_decoding_args(
         raise ValueError(f"max_len must be >= 1, got {max_len!r}")
     if isinstance(batch_size, bool) or int(batch_size) < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size!r}")
+
+
+_WORKER_TOKENIZER: Tokenizer | None = None  # a sampling worker's copy of the model's tokenizer
+
+
+def _init_worker(tokenizer: dict) -> None:
+    global _WORKER_TOKENIZER
+    _WORKER_TOKENIZER = tokenizer_from_dict(tokenizer)
+
+
+def _decode_and_check(rows: list[list[int]]) -> tuple[list[str], list[str | None]]:
+    """A sampling worker's share of a batch: token ids -> SMILES -> canonical SMILES (or None)."""
+    smiles = _WORKER_TOKENIZER.decode_batch(rows)  # type: ignore[union-attr]
+    return smiles, [c for c, _ in _canonical_chunk(smiles)]
 
 
 class Generator:
@@ -247,7 +261,8 @@ class Generator:
             n_jobs = 0 if self.device.type == "cpu" else default_jobs()
 
         def frames(pool: Any) -> Iterator[pd.DataFrame]:
-            pending: deque = deque()  # (smiles, nll, futures or canonical forms), oldest first
+            # (nll, [(smiles, canonical forms)] or futures of them), oldest first
+            pending: deque = deque()
             done = 0
             while done < n or pending:
                 if done < n:
@@ -257,22 +272,21 @@ class Generator:
                     else:
                         z = torch.randn(b, self.latent_dim, device=self.device, generator=gen)
                     rows, nll = self._decode_ids(z, method, temperature, max_len, gen, b)  # (b, Z)
-                    smiles = self.tokenizer.decode_batch(rows)
                     if pool is None:
-                        pending.append((smiles, nll, canonical_forms(smiles, 1)[0]))
-                    else:
-                        size = -(-len(smiles) // n_jobs)
-                        parts = [smiles[i : i + size] for i in range(0, len(smiles), size)]
-                        futures = [pool.submit(_canonical_chunk, p) for p in parts]
-                        pending.append((smiles, nll, futures))
+                        smiles = self.tokenizer.decode_batch(rows)
+                        pending.append((nll, [(smiles, canonical_forms(smiles, 1)[0])]))
+                    else:  # token ids to SMILES (SELFIES decoding) and RDKit, both in the workers
+                        size = -(-len(rows) // n_jobs)
+                        parts = [rows[i : i + size] for i in range(0, len(rows), size)]
+                        pending.append((nll, [pool.submit(_decode_and_check, p) for p in parts]))
                     done += b
                 if len(pending) > (2 if pool is not None else 0) or (done >= n and pending):
-                    smiles, nll, canon = pending.popleft()
-                    if pool is not None:
-                        canon = [c for f in canon for c, _ in f.result()]
+                    nll, parts = pending.popleft()
+                    parts = [p.result() if pool is not None else p for p in parts]
+                    canon = [c for _, cs in parts for c in cs]
                     yield pd.DataFrame(
                         {
-                            "smiles": smiles,
+                            "smiles": [s for ss, _ in parts for s in ss],
                             "valid": [c is not None for c in canon],
                             "canonical": canon,
                             "nll": nll,
@@ -283,7 +297,12 @@ class Generator:
             yield from frames(None)
             return
         ctx = mp.get_context("fork" if sys.platform.startswith("linux") else "spawn")
-        pool = ProcessPoolExecutor(max_workers=n_jobs, mp_context=ctx)
+        pool = ProcessPoolExecutor(
+            max_workers=n_jobs,
+            mp_context=ctx,
+            initializer=_init_worker,
+            initargs=(self.tokenizer.to_dict(),),
+        )
         try:
             yield from frames(pool)
         finally:

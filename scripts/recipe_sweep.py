@@ -65,10 +65,29 @@ SAMPLING = {
     "post4k": {"prior": "learned", "fit": ("posterior", 4000, 1.0)},
     "post4k_s125": {"prior": "learned", "fit": ("posterior", 4000, 1.25)},
     "post4k_s15": {"prior": "learned", "fit": ("posterior", 4000, 1.5)},
+    "post20k_s15": {"prior": "learned", "fit": ("posterior", 20000, 1.5)},
     "post4k_s15_t07": {"prior": "learned", "fit": ("posterior", 4000, 1.5), "temperature": 0.7},
     "post4k_s15_t05": {"prior": "learned", "fit": ("posterior", 4000, 1.5), "temperature": 0.5},
     "post4k_s15_greedy": {"prior": "learned", "fit": ("posterior", 4000, 1.5), "method": "greedy"},
     "post4k_greedy": {"prior": "learned", "fit": ("posterior", 4000, 1.0), "method": "greedy"},
+    "post4k_s075_greedy": {
+        "prior": "learned",
+        "fit": ("posterior", 4000, 0.75),
+        "method": "greedy",
+    },
+    "post4k_s05_greedy": {"prior": "learned", "fit": ("posterior", 4000, 0.5), "method": "greedy"},
+    "post20k_greedy": {"prior": "learned", "fit": ("posterior", 20000, 1.0), "method": "greedy"},
+    "post20k_s075_greedy": {
+        "prior": "learned",
+        "fit": ("posterior", 20000, 0.75),
+        "method": "greedy",
+    },
+    "post20k_s05_greedy": {
+        "prior": "learned",
+        "fit": ("posterior", 20000, 0.5),
+        "method": "greedy",
+    },
+    "post4k_t05": {"prior": "learned", "fit": ("posterior", 4000, 1.0), "temperature": 0.5},
     "learned_t08": {"prior": "learned", "temperature": 0.8},
     "learned_t07": {"prior": "learned", "temperature": 0.7},
     "learned_t06": {"prior": "learned", "temperature": 0.6},
@@ -143,7 +162,9 @@ def _random_chunk(args: tuple[list[str], int, int]) -> list[str]:
     out = []
     with rdBase.BlockLogs():
         for n, s in enumerate(values):
-            out += list(Chem.MolToRandomSmilesVect(Chem.MolFromSmiles(s), k, randomSeed=seed + n + 1))
+            out += list(
+                Chem.MolToRandomSmilesVect(Chem.MolFromSmiles(s), k, randomSeed=seed + n + 1)
+            )
     return out
 
 

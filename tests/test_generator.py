@@ -106,6 +106,8 @@ def test_selfies_model_never_emits_empty_or_invalid(tmp_path, moses_sample):
     df = gen.sample(300, seed=0, batch_size=100)
     assert (df.smiles.str.len() > 0).all()
     assert df.valid.all()
+    # SELFIES -> SMILES decoding and RDKit in worker processes: the same samples
+    pd.testing.assert_frame_equal(gen.sample(300, seed=0, batch_size=100, n_jobs=2), df)
 
 
 def test_bf16_decoding(moses_sample):
