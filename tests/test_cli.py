@@ -78,6 +78,11 @@ def test_train_then_sample_smoke(tmp_path, moses_sample, capsys):
     df = pd.read_csv(out)
     assert len(df) == 30 and {"smiles", "valid"} <= set(df.columns)
     assert main(["sample", str(run / "best.pt"), "-n", "5", "-o", str(out), "--no-progress"]) == 0
+    narrow = ["sample", str(run), "-n", "30", "--seed", "0", "-o", str(out), "--no-progress"]
+    assert main([*narrow, "--prior-spread", "0.5", "--method", "greedy"]) == 0
+    assert not pd.read_csv(out).smiles.equals(df.smiles)
+    assert main([*narrow, "--prior-spread", "0"]) == 2
+    assert main([*narrow, "--prior-spread", "0.5", "--prior", "standard"]) == 2
 
 
 def test_train_bad_inputs_one_line(tmp_path, capsys):

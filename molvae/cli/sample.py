@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 
 from molvae.cli.common import model_or_default, output, positive_int
 
@@ -35,6 +36,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         default="auto",
         help="where z comes from: the model's learned prior (auto: when it has one) or N(0, I)",
     )
+    p.add_argument(
+        "--prior-spread",
+        type=float,
+        default=None,
+        help="widen (> 1) or narrow (< 1) the learned prior's components instead of the spread "
+        "stored with the model (SELFIES models: 0.75 with --method greedy, docs/recipe.md)",
+    )
     p.add_argument("--device", default=None, help="cpu, cuda, ... (default: cuda if available)")
     p.add_argument(
         "--precision",
@@ -64,6 +72,12 @@ def run(args: argparse.Namespace) -> int:
     device = world.device(inference_device(args.device))
     gen = load(model_or_default(args.model), device=device, precision=args.precision)
     gen.prior_in_use(args.prior)  # a model without a learned prior fails before any file is made
+    if args.prior_spread is not None:
+        if gen.prior_in_use(args.prior) != "learned":
+            raise ValueError("--prior-spread needs a model with a learned prior (and --prior auto)")
+        if not (math.isfinite(args.prior_spread) and args.prior_spread > 0):
+            raise ValueError(f"--prior-spread must be a positive number, got {args.prior_spread}")
+        gen.prior.spread = args.prior_spread
     options = dict(
         temperature=args.temperature,
         batch_size=args.batch_size,
