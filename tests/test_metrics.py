@@ -62,6 +62,16 @@ def test_counts_invalid_empty_none_and_duplicates(ref300, caplog):
     assert "unique@1000: only 52 valid" in caplog.text
 
 
+def test_sample_whose_canonical_smiles_rdkit_cannot_read_back_is_invalid(ref300):
+    """RDKit parses this sample (decoded by a model trained on random SMILES) but cannot parse its
+    own canonical SMILES: it counts as unparseable instead of crashing the feature workers."""
+    odd = "Sn1nc(c2cccs2)c2c(C(=O)COc3ccccc3)CCC2=1"
+    gen = [*ref300[:20], odd]
+    m, counts = mv.evaluate(gen, reference={"R": ref300}, train=None, details=True, n_jobs=2)
+    assert counts["valid"] == 20 and counts["invalid"] == {"unparseable": 1}
+    assert m["valid"] == pytest.approx(20 / 21) and m["FCD/R"] is not None
+
+
 def test_all_invalid_and_empty_input(ref300, caplog):
     m = mv.evaluate(["xx", "", None], reference={"R": ref300})
     assert m["valid"] == 0.0 and all(v is None for k, v in m.items() if k != "valid")
