@@ -80,22 +80,15 @@ def canonical_chunk(values: list[Any]) -> list[tuple[str | None, str | None]]:
     """(canonical SMILES, None) or (None, reason) per sample. A molecule whose canonical SMILES
     RDKit cannot read back (rare: 1 in 10,000 samples of a weak model) counts as ``unparseable``:
     every metric after ``valid`` works from the canonical SMILES."""
-    from rdkit import Chem, rdBase
-
     from molvae import reasons
-    from molvae.chem import parse
+    from molvae.chem import canonical_pair, to_mol
 
     out: list[tuple[str | None, str | None]] = []
-    with rdBase.BlockLogs():
-        for v in values:
-            mol, reason = parse(v)
-            if mol is None:
-                out.append((None, reason))
-                continue
-            c = Chem.MolToSmiles(mol)
-            out.append(
-                (c, None) if Chem.MolFromSmiles(c) is not None else (None, reasons.UNPARSEABLE)
-            )
+    for v in values:
+        c, reason = canonical_pair(v)
+        out.append(
+            (None, reasons.UNPARSEABLE) if c is not None and to_mol(c) is None else (c, reason)
+        )
     return out
 
 
