@@ -4,8 +4,8 @@ import torch
 
 from molvae.chem import canonical
 from molvae.config import ModelConfig
-from molvae.model import MolVAE
-from molvae.tokenizers import EOS, PAD
+from molvae.model import MolVAE, live_size
+from molvae.tokenizers import BOS, EOS, PAD, UNK
 
 from .helpers import overfit_generator
 
@@ -56,3 +56,37 @@ def test_overfit_32_molecules_to_exact_reconstruction(moses_sample):
     out, _, _ = gen.model.decode(mu, max_len=80, greedy=True)
     decoded = [canonical(data.tokenizer.decode(r)) for r in out]
     assert decoded == data.smiles
+
+
+def test_live_sizes_are_few_and_pad_little():
+    sizes = {live_size(n) for n in range(1, 20001)}
+    assert len(sizes) < 120  # a handful per power of two, whatever the batch size
+    for n in range(1, 20001):
+        assert n <= live_size(n) <= max(n, n * 9 / 8) and live_size(live_size(n)) == live_size(n)
+
+
+def test_decode_nll_follows_each_row_through_the_shrinking_batch():
+    # An untrained model ends rows at scattered steps, so the live batch shrinks through many
+    # sizes; every row's NLL must still be that of its own tokens under teacher forcing.
+    torch.manual_seed(0)
+    cfg = ModelConfig(
+        vocab_size=12,
+        embedding_dim=8,
+        encoder_hidden_dim=16,
+        latent_dim=4,
+        decoder_hidden_dim=24,
+        decoder_layers=2,
+    )
+    m = MolVAE(cfg).eval()
+    z = torch.randn(300, 4)
+    out, lengths, nll = m.decode(z, max_len=40, generator=torch.Generator().manual_seed(1))
+    assert len(set(lengths.tolist())) > 15
+    ids = torch.cat([torch.full((300, 1), BOS), out], dim=1)  # (B, 1 + T)
+    with torch.no_grad():
+        logits, _ = m.decoder(m.embedding(ids[:, :-1]), z)  # (B, T, V)
+    logits[:, :, [PAD, BOS, UNK]] = float("-inf")
+    logits[:, 0, EOS] = float("-inf")
+    logp = torch.log_softmax(logits, dim=-1).gather(2, out.unsqueeze(2)).squeeze(2)
+    steps = torch.arange(out.shape[1]) < lengths.unsqueeze(1)
+    expected = torch.where(steps, -logp, torch.zeros_like(logp)).sum(dim=1)
+    assert torch.allclose(nll, expected, atol=1e-4)
