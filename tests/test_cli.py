@@ -147,3 +147,24 @@ def test_sample_bad_model_and_args(tmp_path, capsys):
         main(["sample", str(junk), "-n", "5", "--temperature", "0", "-o", str(tmp_path / "o.csv")])
         == 2
     )
+
+
+def test_sigterm_stops_sampling_like_ctrl_c(tmp_path):
+    """`kill` (or a batch scheduler's time limit) in the middle of a long `molvae sample`: exit
+    status 130, and neither the output file nor its temporary file is left."""
+    import signal
+    import time
+
+    out = tmp_path / "out" / "samples.csv"
+    out.parent.mkdir()
+    cmd = [sys.executable, "-m", "molvae", "sample", "moses-smiles", "-n", "5000000", "--seed", "0"]
+    proc = subprocess.Popen([*cmd, "-o", str(out)], stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not any(out.parent.iterdir()) and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.2)  # the temporary file appears with the first batch
+    time.sleep(1.0)
+    assert proc.poll() is None and any(out.parent.iterdir())
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and "interrupted" in err
+    assert list(out.parent.iterdir()) == []

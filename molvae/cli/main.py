@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import sys
 import traceback
 
@@ -82,6 +83,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 0
+    # SIGTERM (a batch scheduler's time limit, `kill`) ends a command like Ctrl-C: output files
+    # being written are removed, worker processes stopped.
+    previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
         return int(args.run(args) or 0)
     except (MolvaeError, ValueError, OSError) as err:
@@ -94,6 +98,12 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"molvae {args.command}: interrupted", file=sys.stderr)
         return 130
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
 
 
 if __name__ == "__main__":
