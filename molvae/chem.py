@@ -440,6 +440,46 @@ def tanimoto(a: Any, b: Any) -> float:
     return float(DataStructs.TanimotoSimilarity(fa, fb))
 
 
+def _similar_chunk(pairs: list[tuple[Any, str]]) -> list[tuple[str | None, float]]:
+    from rdkit import DataStructs
+    from rdkit.Chem import rdFingerprintGenerator
+
+    gen = rdFingerprintGenerator.GetMorganGenerator(radius=2, fpSize=2048)
+    out = []
+    for value, target in pairs:
+        canon, _ = canonical_pair(value)
+        a = to_mol(canon) if canon is not None else None  # as tanimoto(target, canon) reads it
+        b = to_mol(target)
+        sim = float("nan")
+        if a is not None and b is not None:
+            sim = float(
+                DataStructs.TanimotoSimilarity(gen.GetFingerprint(a), gen.GetFingerprint(b))
+            )
+        out.append((canon, sim))
+    return out
+
+
+def canonical_similarities(
+    values: list[Any], targets: list[str], n_jobs: int | None = None
+) -> tuple[list[str | None], list[float]]:
+    """Canonical SMILES of each value (None when invalid) and its :func:`tanimoto` to the paired
+    target SMILES (NaN when either is invalid): one parse of each value instead of two, in
+    worker processes from ``PARALLEL_MIN`` pairs on (chunks of 1,000 or more)."""
+    from molvae.parallel import chunked, map_chunks
+
+    if len(values) != len(targets):
+        raise ValueError(f"{len(values)} values but {len(targets)} targets")
+    jobs = (n_jobs or default_jobs()) if len(values) >= PARALLEL_MIN // 5 else 1
+    size = max(200, -(-len(values) // (4 * jobs)))
+    pairs = list(zip(values, targets))
+    done = [
+        p
+        for part in map_chunks(_similar_chunk, chunked(pairs, size), jobs, False, "")
+        for p in part
+    ]
+    return [c for c, _ in done], [t for _, t in done]
+
+
 # ---- batch scoring ------------------------------------------------------------------------------
 def _property_values(mol: Chem.Mol, names: tuple[str, ...]) -> list[Any]:
     """``[PROPERTIES[n](mol) for n in names]``, with logP computed once when QED needs it too."""

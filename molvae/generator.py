@@ -33,6 +33,7 @@ from molvae import checkpoint as ckpt
 from molvae.chem import (
     _canonical_chunk,
     canonical_forms,
+    canonical_similarities,
     default_jobs,
     parse,
     smiles_list,
@@ -583,8 +584,6 @@ class Generator:
             (to the input) and ``reason`` (why a row could not be encoded). ``df.attrs["exact_match"]``
             holds the exact-match rate over the encodable rows.
         """
-        from molvae.chem import tanimoto
-
         if isinstance(n_decodes, bool) or not isinstance(n_decodes, int) or n_decodes < 1:
             raise ValueError(f"n_decodes must be an integer >= 1, got {n_decodes!r}")
         values = smiles_list(smiles)
@@ -605,25 +604,28 @@ class Generator:
         targets = [encoded[k][1:] for k in ok for _ in range(n_decodes)]  # type: ignore[index]
         other = [j for j, (d, t) in enumerate(zip(ids, targets)) if d != t]
         raw = self.tokenizer.decode_batch([ids[j] for j in other])
-        other_canon, _ = canonical_forms(raw)
+        other_canon, other_sim = canonical_similarities(
+            raw, [canon[ok[j // n_decodes]] for j in other]
+        )  # type: ignore[misc]
         text = [canon[k] for k in ok for _ in range(n_decodes)]
-        for j, c, s in zip(other, other_canon, raw):
+        sim = np.ones(len(text))  # Tanimoto of each decoding to its input
+        for j, c, s, t in zip(other, other_canon, raw, other_sim):
             # an invalid decoding is kept as its raw string, so that it can still be the most
             # frequent
-            text[j] = c if isinstance(c, str) else s
-        best: dict[int, tuple[str, float]] = {}
+            text[j], sim[j] = (c if isinstance(c, str) else s), t
+        best: dict[int, tuple[str, float, float]] = {}
         for j, k in enumerate(ok):
-            counts = Counter(text[j * n_decodes : (j + 1) * n_decodes])
-            top, freq = counts.most_common(1)[0]
-            best[k] = (top, freq / n_decodes)
+            texts = text[j * n_decodes : (j + 1) * n_decodes]
+            top, freq = Counter(texts).most_common(1)[0]
+            best[k] = (top, freq / n_decodes, sim[j * n_decodes + texts.index(top)])
         rows = []
         for k, s in enumerate(values):
             if k not in best:
                 rows.append((s, None, False, np.nan, np.nan, reasons[k]))
                 continue
-            target, (top, freq) = canon[k], best[k]
-            same = top == target  # the same canonical SMILES: the same molecule, Tanimoto 1
-            rows.append((s, top, same, freq, 1.0 if same else tanimoto(target, top), None))
+            top, freq, similarity = best[k]
+            same = top == canon[k]  # the same canonical SMILES: the same molecule, Tanimoto 1
+            rows.append((s, top, same, freq, 1.0 if same else similarity, None))
         df = pd.DataFrame(
             rows, columns=["smiles", "reconstruction", "match", "frequency", "tanimoto", "reason"]
         )

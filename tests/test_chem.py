@@ -172,3 +172,17 @@ def test_canonical_forms_in_workers_equal_serial(moses_sample, monkeypatch):
     assert chem.canonical_pair("CCO.[Na+].[Cl-]", largest_fragment=True) == ("CCO", None)
     monkeypatch.setenv("LOCAL_WORLD_SIZE", "512")  # torchrun ranks on this machine share its CPUs
     assert chem.default_jobs() == 1
+
+
+@pytest.mark.parametrize("n_jobs", [1, 2])
+def test_canonical_similarities_equal_the_single_calls(moses_sample, n_jobs):
+    values = [*moses_sample[:1100], "C1CC", None, "", "OC(=O)c1ccccc1"]  # 2 workers from 1,000
+    targets = [*moses_sample[1100:2200], "CCO", "CCO", "CCO", "C1CC"]
+    canon, sims = chem.canonical_similarities(values, targets, n_jobs=n_jobs)
+    assert canon == [chem.canonical_pair(v)[0] for v in values]
+    expected = [chem.tanimoto(t, c) if c is not None else math.nan for c, t in zip(canon, targets)]
+    assert [round(s, 12) if s == s else "nan" for s in sims] == [
+        round(e, 12) if e == e else "nan" for e in expected
+    ]
+    with pytest.raises(ValueError, match="1 values but 2 targets"):
+        chem.canonical_similarities(["C"], ["C", "CC"])

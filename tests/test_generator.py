@@ -162,7 +162,7 @@ def test_reconstruct_equals_decoding_the_encoding(moses_sample):
     equal decoding the encodings and comparing canonical forms, for matches and misses alike."""
     import numpy as np
 
-    from molvae.chem import canonical
+    from molvae.chem import canonical, tanimoto
 
     from .helpers import overfit_generator
 
@@ -176,6 +176,8 @@ def test_reconstruct_equals_decoding_the_encoding(moses_sample):
     assert rec.reconstruction[ok].tolist() == expected
     canon = [canonical(v) for v, o in zip(values, ok) if o]
     assert rec.match[ok].tolist() == [e == c for e, c in zip(expected, canon)]
+    sims = [tanimoto(c, e) for e, c in zip(expected, canon)]
+    np.testing.assert_array_equal(rec.tanimoto[ok].to_numpy(), np.array(sims))
     assert 0 < rec.match[ok].mean() < 1  # both kinds of rows are exercised
     assert rec.reason.tolist()[32:34] == ["not_a_string", "unparseable"]
     # n_decodes > 1: z ~ q(z|x) drawn per input in input order, the most frequent decoding kept
@@ -190,3 +192,7 @@ def test_reconstruct_equals_decoding_the_encoding(moses_sample):
         draws = text[3 * j : 3 * j + 3]
         assert rec3.frequency[k] == max(draws.count(d) for d in draws) / 3
         assert draws.count(rec3.reconstruction[k]) == max(draws.count(d) for d in draws)
+        top, target = rec3.reconstruction[k], canonical(values[k])
+        assert rec3.tanimoto[k] == (1.0 if top == target else tanimoto(target, top)) or (
+            np.isnan(rec3.tanimoto[k]) and np.isnan(tanimoto(target, top))
+        )
