@@ -441,21 +441,10 @@ def tanimoto(a: Any, b: Any) -> float:
 
 
 def _similar_chunk(pairs: list[tuple[Any, str]]) -> list[tuple[str | None, float]]:
-    from rdkit import DataStructs
-    from rdkit.Chem import rdFingerprintGenerator
-
-    gen = rdFingerprintGenerator.GetMorganGenerator(radius=2, fpSize=2048)
     out = []
     for value, target in pairs:
         canon, _ = canonical_pair(value)
-        a = to_mol(canon) if canon is not None else None  # as tanimoto(target, canon) reads it
-        b = to_mol(target)
-        sim = float("nan")
-        if a is not None and b is not None:
-            sim = float(
-                DataStructs.TanimotoSimilarity(gen.GetFingerprint(a), gen.GetFingerprint(b))
-            )
-        out.append((canon, sim))
+        out.append((canon, tanimoto(target, canon)))  # NaN when canon is None
     return out
 
 

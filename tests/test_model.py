@@ -9,17 +9,18 @@ from molvae.tokenizers import BOS, EOS, PAD, UNK
 
 from .helpers import overfit_generator
 
+TWO_LAYERS = ModelConfig(
+    vocab_size=12,
+    embedding_dim=8,
+    encoder_hidden_dim=16,
+    latent_dim=4,
+    decoder_hidden_dim=24,
+    decoder_layers=2,
+)
+
 
 def test_shapes_and_conditioning():
-    cfg = ModelConfig(
-        vocab_size=12,
-        embedding_dim=8,
-        encoder_hidden_dim=16,
-        latent_dim=4,
-        decoder_hidden_dim=24,
-        decoder_layers=2,
-    )
-    m = MolVAE(cfg)
+    m = MolVAE(TWO_LAYERS)
     ids = torch.tensor([[1, 5, 6, 7, 2], [1, 8, 2, 0, 0]])
     lengths = torch.tensor([5, 3])
     logits, mu, logvar = m(ids, lengths)
@@ -69,15 +70,7 @@ def test_decode_nll_follows_each_row_through_the_shrinking_batch():
     # An untrained model ends rows at scattered steps, so the live batch shrinks through many
     # sizes; every row's NLL must still be that of its own tokens under teacher forcing.
     torch.manual_seed(0)
-    cfg = ModelConfig(
-        vocab_size=12,
-        embedding_dim=8,
-        encoder_hidden_dim=16,
-        latent_dim=4,
-        decoder_hidden_dim=24,
-        decoder_layers=2,
-    )
-    m = MolVAE(cfg).eval()
+    m = MolVAE(TWO_LAYERS).eval()
     z = torch.randn(300, 4)
     out, lengths, nll = m.decode(z, max_len=40, generator=torch.Generator().manual_seed(1))
     assert len(set(lengths.tolist())) > 15
