@@ -175,7 +175,7 @@ def train_step(
     recon = reconstruction_loss(logits, ids[:, 1:])
     kl_pen, kl = kl_loss(mu, logvar, cfg.free_bits)
     loss = recon + beta * kl_pen
-    values = [float(loss.detach()), float(recon.detach()), float(kl.detach())]
+    values = torch.stack([loss.detach(), recon.detach(), kl.detach()]).float().tolist()  # one sync
     if world is not None and world.active:
         values, _ = world.reduce_step(values, [], ids.device)  # NaN on any rank -> NaN mean
     if not math.isfinite(values[0]):
