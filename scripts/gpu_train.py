@@ -333,7 +333,8 @@ def train(args: argparse.Namespace, model_cfg, cfg, data, amp: str, rate: float,
     (args.work / "watch").mkdir(exist_ok=True)
     watcher = subprocess.Popen(
         [sys.executable, __file__, "--watch", str(run_dir), "--work", str(args.work),
-         "--out", str(args.out), "--every", "1" if args.smoke else "20"]
+         "--out", str(args.out), "--every", "1" if args.smoke else "20"],
+        env=with_repo_on_path(),
     )  # fmt: skip
     t0 = time.time()
     stopped, error = "?", None
@@ -404,6 +405,13 @@ def torch_equal(a, b) -> bool:
     return a.dtype == b.dtype and torch.equal(a, b)
 
 
+def with_repo_on_path() -> dict[str, str]:
+    """This environment with the repository first on PYTHONPATH: a child process imports the
+    same molvae, installed or not (the GPU machine runs it from the checkout)."""
+    path = os.environ.get("PYTHONPATH")
+    return {**os.environ, "PYTHONPATH": str(ROOT) + (os.pathsep + path if path else "")}
+
+
 def bench_stage(args: argparse.Namespace, model: Path, device: str, run: Run) -> None:
     t0 = time.time()
     n, batch = (500, 250) if args.smoke else (args.bench_n, 10_000)
@@ -411,7 +419,8 @@ def bench_stage(args: argparse.Namespace, model: Path, device: str, run: Run) ->
            "--sizes", str(n), "--batch-size", str(batch), "--precision", "fp32,bf16",
            "--device", device]  # fmt: skip
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=args.bench_timeout_s)
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=args.bench_timeout_s,
+                              env=with_repo_on_path())  # fmt: skip
     except subprocess.TimeoutExpired as err:
         out = err.stdout.decode() if isinstance(err.stdout, bytes) else (err.stdout or "")
         rows = [json.loads(line) for line in out.splitlines() if line.startswith("{")]

@@ -33,16 +33,17 @@ if [[ "${1:-}" == "--pack" ]]; then
     exit 0
 fi
 
+carry="${MOLVAE_CARRY:-.whl}"  # where the carried packages are
 if ! python3 -c "import rdkit, selfies, fcd" 2>/dev/null; then
     site=/tmp/molvae-site
     mkdir -p "$site"
-    if [[ -f .whl/site.tar.xz ]]; then
-        tar -C "$site" -xJf .whl/site.tar.xz
-    elif compgen -G ".whl/*.whl" >/dev/null; then
+    if [[ -f "$carry/site.tar.xz" ]]; then
+        tar -C "$site" -xJf "$carry/site.tar.xz"
+    elif compgen -G "$carry/*.whl" >/dev/null; then
         python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
-            --target "$site" .whl/*.whl
+            --target "$site" "$carry"/*.whl
     else
-        echo "[gpu_train] error: RDKit/selfies/fcd are not installed and .whl/ holds neither" \
+        echo "[gpu_train] error: RDKit/selfies/fcd are not installed and $carry/ holds neither" \
             "site.tar.xz nor wheels (make them with: bash scripts/gpu_train.sh --pack)" >&2
         exit 2
     fi
