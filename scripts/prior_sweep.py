@@ -38,7 +38,7 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=10000)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--device", default="cpu")
-    ap.add_argument("--precision", default="bf16")
+    ap.add_argument("--precision", default="fp32")
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--save", help="COMPONENTS:SPREAD of the prior to store (with -o)")
     ap.add_argument("-o", "--output", help="checkpoint to write with --save")
@@ -50,8 +50,13 @@ def main() -> None:
     fit_on = train.iloc[np.sort(rows)].tolist()
     if args.save:
         k, spread = args.save.split(":")
-        gen.fit_prior(fit_on, int(k), spread=float(spread), seed=args.seed)
-        gen.save(args.output)
+        import shutil
+
+        from molvae import checkpoint as ckpt
+
+        prior = gen.fit_prior(fit_on, int(k), spread=float(spread), seed=args.seed)
+        shutil.copyfile(ckpt.resolve(args.model), args.output)  # all else kept as it was
+        ckpt.set_prior(args.output, prior.to_dict())
         print(f"wrote {args.output} with a prior of {k} components, spread {spread}")
         return
     print("| components | spread | T | " + " | ".join(COLUMNS) + " | seconds |")

@@ -32,14 +32,38 @@ def _intersections(a: Any, b_t: Any) -> Any:
 
     global _INT_MM
     if _INT_MM is None:
-        try:
-            probe = torch.ones(17, 8, dtype=torch.int8)
-            _INT_MM = bool((torch._int_mm(probe, probe.T) == 8).all())
-        except (AttributeError, RuntimeError, NotImplementedError):
-            _INT_MM = False
+        _INT_MM = _int_mm_pays()
     if _INT_MM and a.device.type == "cpu":
         return torch._int_mm(a, b_t)
     return a.float() @ b_t.float()
+
+
+def _int_mm_pays() -> bool:
+    """Whether ``torch._int_mm`` works on this CPU and is faster than a float32 product.
+
+    With VNNI/AMX it is; on a CPU without them (an AVX2-only AMD EPYC, seen here) torch falls back
+    to a reference kernel about 60x slower than float32, which turned a 10,000-sample SNN into an
+    hour. Decided once per process by timing both on a (128, 1024) x (1024, 128) product."""
+    import time
+
+    import torch
+
+    try:
+        probe = torch.ones(17, 8, dtype=torch.int8)
+        if not bool((torch._int_mm(probe, probe.T) == 8).all()):
+            return False
+        a = (torch.arange(128 * 1024).reshape(128, 1024) % 7 == 0).to(torch.int8)
+        b_t = a.T.contiguous()
+        seconds = {}
+        for name, fn in (("int", lambda: torch._int_mm(a, b_t)),
+                         ("float", lambda: a.float() @ b_t.float())):  # fmt: skip
+            fn()  # warm-up
+            t0 = time.perf_counter()
+            fn()
+            seconds[name] = time.perf_counter() - t0
+        return seconds["int"] < seconds["float"]
+    except (AttributeError, RuntimeError, NotImplementedError):
+        return False
 
 
 def _group_max(inter: Any, ref_count: Any, g_count: Any, best: Any) -> Any:
