@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
+import os
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -29,12 +30,14 @@ import pandas as pd
 import torch
 
 from molvae import checkpoint as ckpt
+from molvae import lineage
 from molvae.config import ModelConfig, TrainConfig, load_config, to_toml
 from molvae.data import PreparedData, batch_indices, prepare, prepare_file, read_smiles
 from molvae.device import autocast, resolve_device, use_bf16
 from molvae.distributed import World
 from molvae.exceptions import CheckpointError, ConfigError, DataError, TrainingError
 from molvae.generator import Generator
+from molvae.lineage import Parent
 from molvae.losses import (
     active_units,
     collapsed,
@@ -86,6 +89,8 @@ class RunState:
     bad_epochs: int = 0  # epochs since the best one
     history: list[dict[str, Any]] = field(default_factory=list)
     rng: dict[str, Any] = field(default_factory=dict)
+    molecules: int = 0  # training molecules seen (every epoch, all ranks)
+    wall_seconds: float = 0.0  # epochs' wall time: training, validation and checkpoints
 
     def record(self, row: dict[str, Any]) -> bool:
         """Close an epoch: append its history row; True when its validation ELBO is the best yet."""
@@ -134,6 +139,8 @@ class RunState:
             best_epoch=best_epoch,
             history=list(d["history"]),
             rng=d["rng"],
+            molecules=int(d.get("molecules", 0)),  # absent before lineage was recorded
+            wall_seconds=float(d.get("wall_seconds", 0.0)),
         )
 
 
@@ -270,6 +277,7 @@ def train_epoch(
         **{f"train_{k}": v / max(n, 1) for k, v in sums.items()},
         "epoch_seconds": seconds,
         "molecules_per_s": n / max(seconds, 1e-9),
+        "molecules": n,
         "timed_out": timed_out,
     }
 
@@ -355,6 +363,7 @@ def fit(
     out_dir: str | Path | None = None,
     *,
     preset: str | None = None,
+    init: str | os.PathLike | None = None,
     resume: bool = False,
     overwrite: bool = False,
     progress: bool = True,
@@ -370,6 +379,10 @@ def fit(
         out_dir: run directory (``config.toml``, ``metrics.csv``, ``last.pt``, ``best.pt``); ``None``
             trains in memory only.
         preset: a bundled preset name (``"small"``, ``"moses"``) used when configs are not given.
+        init: start from this model (a bundled name, checkpoint or run directory): its weights,
+            tokenizer and recipe with a fresh optimizer, a short warm-up and no second KL ramp
+            (``molvae.lineage``); its network is used unless a config is given, which must match.
+            Fine-tuning on a focused set, or the next piece of a long training.
         resume: continue the run in ``out_dir`` from ``last.pt``.
         overwrite: replace a run already in ``out_dir`` (only once data and config proved valid).
         progress: a tqdm bar per epoch.
@@ -386,17 +399,23 @@ def fit(
 
     Raises:
         ConfigError: bad config, missing device, a run directory holding another run or used by
-            another process, a resume whose model config or tokenizer differs from the run's.
+            another process, a resume whose model config or tokenizer differs from the run's,
+            ``init`` with a network or tokenizer that differs from the parent's, or with resume.
+        CheckpointError: ``init`` names an unknown model or a damaged file.
         DataError: no usable molecules.
         TrainingError: a non-finite loss (the message names the step; ``last.pt`` keeps the last good state).
     """
     if resume and out_dir is None:
         raise ConfigError("resume=True needs the run directory (out_dir)")
+    if resume and init is not None:
+        raise ConfigError(
+            "give init (start a new run from a model) or resume (continue this run), not both"
+        )
     world = World.from_env()  # torchrun's RANK/WORLD_SIZE; one process otherwise
     run = RunDir(out_dir, resume, overwrite) if out_dir is not None and world.main else None
     try:
         with run or contextlib.nullcontext():
-            return _fit(data, model_config, train_config, out_dir, preset, resume, progress,
+            return _fit(data, model_config, train_config, out_dir, preset, init, resume, progress,
                         train_overrides, world, run)  # fmt: skip
     finally:
         world.close()
@@ -408,6 +427,7 @@ def _fit(
     train_config: TrainConfig | None,
     out_dir: str | Path | None,
     preset: str | None,
+    init: str | os.PathLike | None,
     resume: bool,
     progress: bool,
     train_overrides: dict[str, Any],
@@ -415,7 +435,10 @@ def _fit(
     run: RunDir | None,
 ) -> FitResult:
     last = ckpt.load(Path(out_dir) / "last.pt") if resume else None  # type: ignore[arg-type]
-    model_config, cfg = _resolve_configs(model_config, train_config, preset, train_overrides, last)
+    parent = Parent.load(init) if init is not None else None
+    model_config, cfg = _resolve_configs(
+        model_config, train_config, preset, train_overrides, last, parent
+    )
     world.check(cfg.batch_size)
     device = world.device(resolve_device(cfg.device))
     bf16 = use_bf16(cfg.amp, device)
@@ -425,7 +448,8 @@ def _fit(
     # ---- data: checked before anything of an old run is touched (rank 0 fills the cache first) ---
     if not world.main:
         world.barrier()
-    prepared = _prepare_data(data, cfg, last.tokenizer if last else None)
+    inherited = last.tokenizer if last else parent.checkpoint.tokenizer if parent else None
+    prepared = _prepare_data(data, cfg, inherited)
     if world.main:
         world.barrier()
     tokenizer = prepared.tokenizer
@@ -451,6 +475,13 @@ def _fit(
             with contextlib.suppress(CheckpointError):  # reported by repair_best
                 best_weights = ckpt.load(run.best).state_dict
         logger.info("resuming %s at epoch %d, step %d", out_dir, state.epoch, state.step)
+    elif parent is not None:
+        model.load_state_dict(parent.checkpoint.state_dict)
+        logger.info(
+            "starting from %s (sha256 %s..., %d earlier piece(s) of training)",
+            parent.name, parent.sha256[:12], len(parent.pieces),
+        )  # fmt: skip
+    earlier, parent_sha = _lineage_start(last, parent)
     world.barrier()  # every rank has read last.pt before rank 0 writes anything
     if run is not None:
         run.start()
@@ -479,10 +510,13 @@ def _fit(
     # ---- the loop ---------------------------------------------------------------------------
     deadline = time.monotonic() + (cfg.time_limit_minutes * 60 or math.inf)
     stopped = stop_reason(state, cfg, total_steps, timed_out=False)
+    hardware = lineage.hardware(device)
     while stopped is None:
+        epoch_start = time.monotonic()
         stats = train_epoch(
             model, optimizer, train, cfg, state, total_steps, bf16, deadline, progress, world, net
         )
+        state.molecules += stats.pop("molecules")
         metrics = None
         if world.main:  # rank 0 validates; every rank records the same row
             metrics = validate(
@@ -496,9 +530,17 @@ def _fit(
         if improved:
             best_weights = {k: v.detach().clone() for k, v in model.state_dict().items()}
         rank_rng = world.gather(torch.get_rng_state()) if world.active else None
+        state.wall_seconds += time.monotonic() - epoch_start
         if run is not None:
             train_state = {**state.to_dict(rank_rng), "optimizer": optimizer.state_dict()}
-            info = {**meta, "epoch": state.epoch, "step": state.step}
+            piece = {
+                "parent_sha256": parent_sha, "data": meta["data"], "n_train": len(train),
+                "steps": state.step, "molecules_seen": state.molecules,
+                "seconds": round(state.wall_seconds, 1), "hardware": hardware,
+                "world_size": world.size,
+            }  # fmt: skip
+            info = {**meta, "epoch": state.epoch, "step": state.step,
+                    "lineage": lineage.record(earlier, piece)}  # fmt: skip
             run.save_epoch(improved, model, tokenizer, asdict(cfg), train_state, info)
             run.write_history(state.history)
         world.barrier()
@@ -536,18 +578,34 @@ def _fit_prior(
     return prior
 
 
+def _lineage_start(
+    last: ckpt.Checkpoint | None, parent: Parent | None
+) -> tuple[list[dict[str, Any]], str | None]:
+    """The pieces of training before this run, and the sha256 of the model it started from."""
+    if last is not None:  # a resumed run: its own record, less the piece this run is
+        recorded = (last.metadata.get("lineage") or {}).get("pieces") or [{}]
+        return [dict(p) for p in recorded[:-1]], recorded[-1].get("parent_sha256")
+    if parent is not None:
+        return parent.pieces, parent.sha256
+    return [], None
+
+
 def _resolve_configs(
     model_config: ModelConfig | None,
     train_config: TrainConfig | None,
     preset: str | None,
     overrides: dict[str, Any],
     last: ckpt.Checkpoint | None,
+    parent: Parent | None = None,
 ) -> tuple[ModelConfig, TrainConfig]:
-    """The run's configuration: given > preset > the resumed run's own > defaults, then overrides.
-    A resume whose model config or tokenizer differs from the run's is refused, naming the field."""
+    """The run's configuration: given > preset > the resumed run's own > the parent's (``init``)
+    > defaults, then overrides. A resume or an ``init`` whose model config or tokenizer differs
+    from the run's or the parent's is refused, naming the field."""
     if last is not None:
         saved_train = TrainConfig(**(last.train_config or {}))
         defaults = (last.model_config, saved_train)
+    elif parent is not None and not preset:
+        defaults = (parent.checkpoint.model_config, parent.train_config())
     elif preset:
         defaults = load_config(preset=preset)
     else:
@@ -572,6 +630,9 @@ def _resolve_configs(
                 f"cannot resume {last.path.parent}: train.tokenizer is {train_config.tokenizer!r} "
                 f"here but {last.tokenizer.kind!r} in the run"
             )
+    elif parent is not None:
+        parent.check_network(model_config)
+        parent.check_tokenizer(train_config.tokenizer)
     return model_config, train_config
 
 

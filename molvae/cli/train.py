@@ -36,6 +36,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int)
     p.add_argument("--out", required=True, help="run directory")
     mode = p.add_mutually_exclusive_group()
+    mode.add_argument(
+        "--init",
+        metavar="MODEL",
+        help="start from a model (bundled name, checkpoint or run directory): its weights, "
+        "tokenizer and recipe, a fresh optimizer; fine-tuning, or the next piece of a long training",
+    )
     mode.add_argument("--resume", action="store_true", help="continue the run in --out")
     mode.add_argument("--overwrite", action="store_true", help="replace the run in --out")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -67,14 +73,25 @@ def run(args: argparse.Namespace) -> int:
     overrides = {"train": {k: getattr(args, k) for k in OVERRIDES}}
     if args.resume and args.config is None and args.preset is None:
         args.config = Path(args.out) / "config.toml"  # continue with the run's own configuration
-    model_cfg, train_cfg = load_config(
-        args.config, args.preset if args.config is None else None, overrides
-    )
+    if args.init and args.config is None and args.preset is None:
+        from dataclasses import replace
+
+        from molvae.lineage import Parent
+
+        parent = Parent.load(args.init)  # the parent's network and recipe, then the flags
+        model_cfg = parent.checkpoint.model_config
+        flags = {k: v for k, v in overrides["train"].items() if v is not None}
+        train_cfg = replace(parent.train_config(), **flags)
+    else:
+        model_cfg, train_cfg = load_config(
+            args.config, args.preset if args.config is None else None, overrides
+        )
     result = fit(
         None,
         model_cfg,
         train_cfg,
         out_dir=args.out,
+        init=args.init,
         resume=args.resume,
         overwrite=args.overwrite,
         progress=not args.no_progress,
