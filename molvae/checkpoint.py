@@ -108,12 +108,19 @@ def save(
     train_state: dict[str, Any] | None = None,
     metadata: dict[str, Any] | None = None,
     prior: dict[str, Any] | None = None,
+    storage_dtype: torch.dtype | None = None,
 ) -> Path:
     """Write a checkpoint atomically (temp file in the same folder, then rename).
 
     ``prior`` is a learned prior's plain data (``GaussianMixturePrior.to_dict()``) or None.
+    ``storage_dtype`` (e.g. ``torch.float16``) stores the floating-point weights and prior
+    tensors at that precision, half the bytes for a bundled model; loading casts them back to the
+    model's float32 (``build_model``), so nothing else changes. Default: as the model holds them.
     """
-    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    state = {k: _stored(v.detach().cpu(), storage_dtype) for k, v in model.state_dict().items()}
+    if prior is not None and storage_dtype is not None:
+        prior = {k: _stored(v, storage_dtype) if isinstance(v, torch.Tensor) else v
+                 for k, v in prior.items()}  # fmt: skip
     payload = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -133,6 +140,10 @@ def save(
     with atomic_write(path, "wb") as f:
         torch.save(payload, f)
     return Path(path)
+
+
+def _stored(t: torch.Tensor, dtype: torch.dtype | None) -> torch.Tensor:
+    return t.to(dtype) if dtype is not None and t.is_floating_point() else t
 
 
 def _prior_tensors(prior: dict[str, Any]) -> dict[str, torch.Tensor]:

@@ -121,10 +121,10 @@ class GaussianMixturePrior:
         if not isinstance(d, dict) or d.get("kind") != KIND:
             kind = d.get("kind") if isinstance(d, dict) else type(d).__name__
             raise ValueError(f"not a {KIND} prior: {kind!r}")
-        return cls(
-            weights=d["weights"],
-            means=d["means"],
-            scale_tril=d["scale_tril"],
+        return cls(  # float32 whatever the stored precision (bundled models may store float16)
+            weights=torch.as_tensor(d["weights"]).float(),
+            means=torch.as_tensor(d["means"]).float(),
+            scale_tril=torch.as_tensor(d["scale_tril"]).float(),
             info=d.get("info", {}),
             spread=float(d.get("spread", 1.0)),
         )

@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 import pandas as pd
+import torch
 
 import molvae as mv
 from molvae import bundled
@@ -74,6 +75,23 @@ def measure(gen, n: int, seed: int, n_jobs: int, **options) -> dict:
     return out
 
 
+def lineage_lines(lineage: dict | None) -> list[str]:
+    """The card's lineage: every piece of training behind the model, and the totals."""
+    if not lineage or len(lineage.get("pieces", [])) < 2:
+        return []
+    t = lineage["total"]
+    lines = [f"- **Lineage**: {t['pieces']} pieces, {t['steps']:,} steps, "
+             f"{t['molecules_seen']:,} molecules seen"
+             + (f", {t['seconds'] / 60:.0f} min" if t.get("seconds") else "")]  # fmt: skip
+    for i, p in enumerate(lineage["pieces"], 1):
+        minutes = f"{p['seconds'] / 60:.0f} min" if p.get("seconds") else "time unknown"
+        lines.append(
+            f"  {i}. {p.get('data')}: {p.get('steps') or 0:,} steps, "
+            f"{p.get('molecules_seen') or 0:,} molecules, {minutes} on {p.get('hardware')}"
+        )
+    return lines
+
+
 def render_models_md(data: dict) -> str:
     """MODELS.md from the manifest (the one source of the figures)."""
     cols = ["valid", "unique@10k", "FCD/Test", "SNN/Test", "Frag/Test", "Scaf/Test", "IntDiv",
@@ -122,7 +140,13 @@ def render_models_md(data: dict) -> str:
             f"- **Reproduce**: `{c['command']}`",
             f"- **Learned prior**: {c['prior']}",
             f"- **File**: `molvae/models/{entry['file']}`, {entry['bytes']:,} bytes, sha256 "
-            f"`{entry['sha256']}`",
+            f"`{entry['sha256']}`"
+            + (
+                f"; weights stored as {c['storage']}, loaded as float32"
+                if c.get("storage", "float32") != "float32"
+                else ""
+            ),  # fmt: skip
+            *lineage_lines(c.get("lineage")),
             f"- **Measured** with molvae {c['measured_with']} on {c['n_samples']:,} samples "
             f"(seed {c['seed']}), reconstruction of {c['n_recon']:,} test molecules",
             "",
@@ -150,6 +174,12 @@ def main() -> int:
     p.add_argument("--also", default="", help="comma list of extra sampling temperatures")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--n-jobs", type=int, default=2)
+    p.add_argument(
+        "--storage",
+        choices=["float32", "float16"],
+        default="float32",
+        help="precision of the stored weights and prior (float16: half the bytes, loaded as float32)",
+    )
     p.add_argument("--render-only", action="store_true", help="only regenerate MODELS.md")
     p.add_argument("--models-md", default=str(ROOT / "MODELS.md"))
     args = p.parse_args()
@@ -205,9 +235,12 @@ def main() -> int:
         "command": args.command,
         "prior": prior_info,
         "trained_with": {k: src.metadata.get(k) for k in ("molvae", "torch", "rdkit", "selfies")},
+        "lineage": src.metadata.get("lineage"),
     }
+    storage = {"float32": None, "float16": torch.float16}[args.storage]
+    card["storage"] = args.storage
     ckpt.save(out, model, src.tokenizer, train_config=tc, metadata={**src.metadata, "card": card},
-              prior=src.prior)  # fmt: skip
+              prior=src.prior, storage_dtype=storage)  # fmt: skip
 
     gen = mv.load(out, device="cpu")
     test = mv.read_smiles(mv.datasets.resolve("moses:test"))
@@ -235,7 +268,7 @@ def main() -> int:
     )  # fmt: skip
     card = json.loads(json.dumps(card, default=lambda x: None if x != x else str(x)))
     ckpt.save(out, model, src.tokenizer, train_config=tc, metadata={**src.metadata, "card": card},
-              prior=src.prior)  # fmt: skip
+              prior=src.prior, storage_dtype=storage)  # fmt: skip
     data["models"][args.name] = {
         "file": out.name,
         "sha256": bundled.sha256(out),

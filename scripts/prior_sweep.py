@@ -34,6 +34,8 @@ def main() -> None:
     ap.add_argument("--components", default="4000,20000")
     ap.add_argument("--spreads", default="1.0,1.25,1.5")
     ap.add_argument("--temperatures", default="1.0")
+    ap.add_argument("--method", default="posterior", choices=["posterior", "gmm"],
+                    help="the learned prior's kind (Generator.fit_prior)")  # fmt: skip
     ap.add_argument("--fit-size", type=int, default=20000, help="training molecules encoded")
     ap.add_argument("--n", type=int, default=10000)
     ap.add_argument("--seed", type=int, default=0)
@@ -54,15 +56,17 @@ def main() -> None:
 
         from molvae import checkpoint as ckpt
 
-        prior = gen.fit_prior(fit_on, int(k), spread=float(spread), seed=args.seed)
+        prior = gen.fit_prior(
+            fit_on, int(k), method=args.method, spread=float(spread), seed=args.seed
+        )
         shutil.copyfile(ckpt.resolve(args.model), args.output)  # all else kept as it was
         ckpt.set_prior(args.output, prior.to_dict())
         print(f"wrote {args.output} with a prior of {k} components, spread {spread}")
         return
-    print("| components | spread | T | " + " | ".join(COLUMNS) + " | seconds |")
-    print("|" + "---|" * (len(COLUMNS) + 4))
+    print("| prior | components | spread | T | " + " | ".join(COLUMNS) + " | seconds |")
+    print("|" + "---|" * (len(COLUMNS) + 5))
     for k in (int(x) for x in args.components.split(",")):
-        gen.fit_prior(fit_on, k, spread=1.0, seed=args.seed)
+        gen.fit_prior(fit_on, k, method=args.method, spread=1.0, seed=args.seed)
         for spread in (float(x) for x in args.spreads.split(",")):
             gen.prior.spread = spread
             for temperature in (float(x) for x in args.temperatures.split(",")):
@@ -70,7 +74,8 @@ def main() -> None:
                 samples = gen.sample(args.n, seed=args.seed, temperature=temperature)
                 m = mv.evaluate(list(samples.smiles), n_jobs=args.jobs)
                 cells = " | ".join("-" if m.get(c) is None else f"{m[c]:.3f}" for c in COLUMNS)
-                print(f"| {k} | {spread} | {temperature} | {cells} | {time.time() - t0:.0f} |",
+                print(f"| {args.method} | {k} | {spread} | {temperature} | {cells} | "
+                      f"{time.time() - t0:.0f} |",
                       flush=True)  # fmt: skip
 
 
