@@ -516,7 +516,7 @@ def _fit(
         stats = train_epoch(
             model, optimizer, train, cfg, state, total_steps, bf16, deadline, progress, world, net
         )
-        state.molecules += stats.pop("molecules")
+        state.molecules += stats["molecules"]  # also a metrics.csv column: learning curves
         metrics = None
         if world.main:  # rank 0 validates; every rank records the same row
             metrics = validate(

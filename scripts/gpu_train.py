@@ -313,7 +313,7 @@ def train(args: argparse.Namespace, model_cfg, cfg, data, amp: str, rate: float,
     seconds = min(args.minutes * 60, left)
     if seconds < args.min_train_s:
         fail(f"too little time left to train: {seconds:.0f} s (need {args.min_train_s:.0f})")
-    steps = max(10, int(rate * seconds * args.loop_share))
+    steps = args.smoke_steps if args.smoke else max(10, int(rate * seconds * args.loop_share))
     per_epoch = math.ceil(len(data) * (1 - cfg.val_fraction) / cfg.batch_size)
     cfg = replace(
         cfg,
@@ -324,6 +324,14 @@ def train(args: argparse.Namespace, model_cfg, cfg, data, amp: str, rate: float,
         kl_warmup_steps=max(1, int(args.kl_share * steps)),
         time_limit_minutes=seconds / 60,
     )
+    if args.init:  # the next piece of a trained model: its beta from the first step, its prior
+        from molvae.lineage import Parent
+
+        parent = Parent.load(args.init).train_config()
+        cfg = replace(cfg, kl_weight=parent.kl_weight, kl_start=parent.kl_weight,
+                      kl_warmup_steps=0, prior=parent.prior,
+                      prior_components=parent.prior_components,
+                      prior_spread=parent.prior_spread)  # fmt: skip
     run.info["train_config"] = asdict(cfg)
     run.info["model_config"] = asdict(model_cfg)
     run.save()
@@ -339,7 +347,8 @@ def train(args: argparse.Namespace, model_cfg, cfg, data, amp: str, rate: float,
     t0 = time.time()
     stopped, error = "?", None
     try:
-        result = mv.fit(data, model_cfg, cfg, out_dir=run_dir, overwrite=True, progress=False)
+        result = mv.fit(data, model_cfg, cfg, out_dir=run_dir, init=args.init, overwrite=True,
+                        progress=False)  # fmt: skip
         stopped, history = result.stopped_because, result.history
     except TrainingError as err:  # a non-finite loss: keep the last good best.pt and go on
         error, stopped = str(err), "error"
@@ -354,7 +363,7 @@ def train(args: argparse.Namespace, model_cfg, cfg, data, amp: str, rate: float,
     figures = {"stopped": stopped, "planned_steps": steps, "error": error}
     if len(history):
         last = history.iloc[-1]
-        seen = int(last["step"]) * cfg.batch_size
+        seen = int(history["molecules"].sum())
         loop_s = float(history["epoch_seconds"].sum())
         figures.update(
             epochs=int(last["epoch"]), steps=int(last["step"]), molecules_seen=seen,
@@ -500,7 +509,11 @@ def main() -> None:
     ap.add_argument("--bench-n", type=int, default=100_000)
     ap.add_argument("--bench-timeout-s", type=float, default=120.0)
     ap.add_argument("--eval-n", type=int, default=30_000)
+    ap.add_argument("--init", help="continue this model (bundled name, checkpoint, run directory) "
+                    "with a fresh optimizer: the next piece of its training")  # fmt: skip
+    ap.add_argument("--skip-measure", action="store_true", help="no bench_sample or evaluate")
     ap.add_argument("--smoke", action="store_true", help="CPU rehearsal: tiny data and network")
+    ap.add_argument("--smoke-steps", type=int, default=24, help=argparse.SUPPRESS)
     ap.add_argument("--watch", type=Path, help=argparse.SUPPRESS)  # the exporter process
     ap.add_argument("--every", type=float, default=20.0, help=argparse.SUPPRESS)
     ap.add_argument("--join", type=Path, help="folder holding best.pt.part*: join them (--to)")
@@ -517,8 +530,8 @@ def main() -> None:
         watch(args.watch, args.work, args.out, args.every)
         return
     args.started = args.started or time.time()
-    if args.smoke:
-        args.minutes, args.reserve_s, args.min_train_s = 0.25, 10.0, 5.0
+    if args.smoke:  # a fixed number of steps (a busy CPU must not change what is tested)
+        args.minutes, args.reserve_s, args.min_train_s = 2.0, 10.0, 5.0
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s",
                         stream=sys.stdout)  # fmt: skip
     run = Run(args.out, args.started)
@@ -532,7 +545,9 @@ def main() -> None:
     cfg = rehearse(args, model_cfg, cfg, data, amp, run)
     run_dir = train(args, model_cfg, cfg, data, amp, rate, run)
     model = export_stage(args, run_dir, run)
-    for stage in (bench_stage, evaluate_stage):  # measurements: one failing leaves the other
+    for stage in (
+        () if args.skip_measure else (bench_stage, evaluate_stage)
+    ):  # measurements: one failing leaves the other
         try:
             stage(args, model, args.device, run)
         except Exception as err:
