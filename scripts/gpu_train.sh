@@ -2,34 +2,23 @@
 # One prepared GPU run (see scripts/gpu_train.py for the stages). From the repository's root:
 #
 #   bash scripts/gpu_train.sh --pack                 # here, once: RDKit, selfies, fcd, cmaes for
-#                                                    # Python 3.12 into .whl/site.tar.xz (~25 MB)
+#                                                    # Python 3.12 into .whl/site.tar.xz (~19 MB)
 #   bash scripts/gpu_train.sh --out "$OUT"           # on the GPU machine: ~9.5 minutes in all
 #   bash scripts/gpu_train.sh --smoke --out /tmp/s   # the same stages on this CPU, ~1 minute
 #
 # The GPU machine has Python 3.12 and PyTorch but no RDKit, selfies or fcd, and no network: they
-# travel as .whl/site.tar.xz (wheels repacked without RDKit's Contrib extras, xz-compressed, so the
-# repository and they fit the 64 MiB that travels) or as plain .whl/*.whl files. Every other
+# travel as .whl/site.tar.xz (scripts/gpu_pack.py: the wheels cut to what molvae uses and
+# xz-compressed, so the repository and they fit the 64 MiB that travels) or as plain
+# .whl/*.whl files. Every other
 # argument goes to scripts/gpu_train.py.
 set -euo pipefail
 started=$(date +%s.%N)
 cd "$(dirname "$0")/.."
 
-if [[ "${1:-}" == "--pack" ]]; then
-    dl=$(mktemp -d); site=$(mktemp -d)
-    python3 -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 \
-        --implementation cp --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 \
-        --platform manylinux2014_x86_64 -d "$dl" rdkit==2026.9.1 selfies==2.2.0 fcd==1.2.2 \
-        cmaes==0.13.1
-    for w in "$dl"/*.whl; do python3 -m zipfile -e "$w" "$site"; done
-    # RDKit's Contrib holds third-party extras; molvae needs only SA_Score (chem.sa_score).
-    find "$site/rdkit/Contrib" -mindepth 1 -maxdepth 1 ! -name SA_Score ! -name __init__.py \
-        -exec rm -rf {} +
-    rm -rf "$site/rdkit/sping" "$site/rdkit-stubs"
-    mkdir -p .whl
-    tar -C "$site" -cf - . | xz -9 -T0 >.whl/site.tar.xz
-    rm -rf "$dl" "$site"
+if [[ "${1:-}" == "--pack" ]]; then  # RDKit & co. for Python 3.12, cut to what molvae uses
+    shift
+    python3 scripts/gpu_pack.py "$@"
     grep -qxF '/.whl/' .git/info/exclude 2>/dev/null || echo '/.whl/' >>.git/info/exclude
-    ls -l .whl/site.tar.xz
     exit 0
 fi
 
