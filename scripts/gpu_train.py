@@ -174,6 +174,16 @@ def check(args: argparse.Namespace, run: Run) -> None:
         env["cuda"] = torch.version.cuda
         env["cudnn"] = torch.backends.cudnn.version()
     run.info["environment"] = env
+    if args.init:  # a bad parent is refused now, not after the data is prepared
+        from molvae.exceptions import MolvaeError
+        from molvae.lineage import Parent
+
+        try:
+            parent = Parent.load(args.init)
+            parent.check_network(configs(args)[0])
+        except MolvaeError as err:
+            fail(f"--init {args.init}: {err}")
+        env["init"] = {"model": args.init, "sha256": parent.sha256, "pieces": len(parent.pieces)}
     run.stage("check", time.time() - t0, f"{env.get('gpu', 'cpu')}, torch {env['torch']}, "
               f"{env['cpus']} CPUs, {left:.0f} s of budget left")  # fmt: skip
 

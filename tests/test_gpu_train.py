@@ -150,6 +150,15 @@ def test_no_gpu_is_a_one_line_error(tmp_path):
     assert not (tmp_path / "w" / "cache").exists()  # nothing prepared
 
 
+def test_bad_init_is_a_one_line_error_before_preparing(tmp_path):
+    proc = run_script("--smoke", "--init", "no-such-model", "--out", str(tmp_path / "o"),
+                      "--work", str(tmp_path / "w"))  # fmt: skip
+    assert proc.returncode == 2
+    last = proc.stdout.strip().splitlines()[-1]
+    assert last.startswith("[gpu_train] error: --init no-such-model:") and "no-such-model" in last
+    assert not (tmp_path / "w" / "cache").exists()
+
+
 def test_missing_packages_are_a_one_line_error(tmp_path):
     """A python3 that cannot import RDKit and no carried packages: refused before anything runs."""
     bin_dir = tmp_path / "bin"
