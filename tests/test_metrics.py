@@ -187,3 +187,52 @@ def test_chemnet_moments_fall_back_to_fcd_loader(moses_sample, monkeypatch):
     )  # an fcd release with other internals
     slow = metrics.fcd.fcd_moments(smiles, "cpu")
     assert np.abs(fast[0] - slow[0]).max() < 1e-5 and np.abs(fast[1] - slow[1]).max() < 1e-6
+
+
+def _run_within(code: str, seconds: float) -> str:
+    """Run ``code`` in a fresh Python and return its stdout; a failure when it has not ended after
+    ``seconds`` (a hang inside SciPy holds the GIL and ignores signals, so it gets its own process)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    try:
+        proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                              timeout=seconds, cwd=Path(__file__).resolve().parents[1])  # fmt: skip
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"did not end within {seconds} s")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return proc.stdout
+
+
+def test_fcd_of_a_one_molecule_set_is_undefined_not_a_hang():
+    """One molecule has no covariance (NaN); SciPy's sqrtm of a NaN matrix never returns."""
+    out = _run_within(
+        """
+import numpy as np, molvae as mv
+from molvae.metrics.fcd import fcd_moments, frechet
+one_mu, one_sigma = fcd_moments(["CCO"], "cpu")
+assert np.isnan(one_sigma).all()
+mu, sigma = fcd_moments(["CCO", "c1ccccc1O", "CC(=O)Nc1ccc(O)cc1"], "cpu")
+print(frechet(mu, sigma, one_mu, one_sigma))
+got = mv.evaluate(["CCO", "c1ccccc1O", "CCN"], reference={"one": ["CC(C)O"]}, n_jobs=1)
+print(got["FCD/one"], got["valid"])
+""",
+        90,
+    )
+    assert out.split() == ["nan", "None", "1.0"]
+
+
+def test_training_on_a_few_molecules_with_the_distribution_signal():
+    """Fine-tuning sets can be tiny: a validation set of one molecule is the FCD reference."""
+    out = _run_within(
+        """
+import molvae as mv
+from tests.helpers import tiny_configs
+smiles = open("tests/data/moses_test_5k.smi").read().split()[:30]
+m, t = tiny_configs(epochs=1, dist_eval=20)
+print(mv.fit(smiles, m, t, progress=False).history.val_fcd.iloc[0])
+""",
+        180,
+    )
+    assert out.split()[-1] == "nan"

@@ -211,7 +211,7 @@ def _torch_metrics(
     lap("fcd")
     for name, r in ref_stats.items():
         if len(valid) >= 2:
-            result[f"FCD/{name}"] = frechet(g_mu, g_sigma, r.fcd_mu, r.fcd_sigma)
+            result[f"FCD/{name}"] = _none_if_nan(frechet(g_mu, g_sigma, r.fcd_mu, r.fcd_sigma))
         result[f"SNN/{name}"] = float(np.mean(tanimoto_max(g.fps, r.fps, device=device)))
         result[f"Frag/{name}"] = _none_if_nan(cosine_similarity_counts(r.frags, g.frags))
         result[f"Scaf/{name}"] = _none_if_nan(cosine_similarity_counts(r.scafs, g.scafs))

@@ -4,6 +4,7 @@ and the Fréchet distance between two Gaussians."""
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any
 
 import numpy as np
@@ -101,6 +102,10 @@ def frechet(
     because fcd passes SciPy's ``sqrtm(disp=...)``, which SciPy 1.18 removes."""
     from scipy import linalg
 
+    if not all(np.isfinite(a).all() for a in (mu1, s1, mu2, s2)):
+        # a set of one molecule has no covariance (NaN); SciPy's sqrtm of a NaN matrix never
+        # returns and ignores Ctrl-C, so an undefined FCD is NaN at once
+        return math.nan
     diff = mu1 - mu2
     covmean = linalg.sqrtm(s1.dot(s2))
     if not np.isfinite(covmean).all() or not np.allclose(np.diagonal(covmean).imag, 0, atol=1e-3):
