@@ -34,7 +34,7 @@ from molvae.exceptions import ConfigError
 
 logger = logging.getLogger(__name__)
 
-FINE_TUNE_WARMUP = 100  # steps of learning-rate warm-up for a fresh optimizer on trained weights
+FINE_TUNE_WARMUP = 20  # learning-rate warm-up steps for a fresh optimizer on trained weights
 
 
 @dataclass

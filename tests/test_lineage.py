@@ -59,7 +59,7 @@ def test_init_inherits_network_tokenizer_recipe_and_prior(tmp_path, parent_run, 
     tc = child.train_config
     assert tc["kl_weight"] == parent.train_config["kl_weight"]
     assert tc["kl_start"] == tc["kl_weight"] and tc["kl_warmup_steps"] == 0  # no second ramp
-    assert tc["warmup_steps"] <= 100 and tc["batch_size"] == parent.train_config["batch_size"]
+    assert tc["warmup_steps"] <= 20 and tc["batch_size"] == parent.train_config["batch_size"]
     assert tc["prior"] == "posterior" and tc["prior_spread"] == pytest.approx(1.2)
     assert res.prior is not None and res.prior.spread == pytest.approx(1.2)
     # the first step's beta is the parent's final beta
