@@ -95,7 +95,7 @@ class Parent:
 
     def check_network(self, model_config: ModelConfig) -> None:
         """Refuse a network that differs from the parent's, naming the first field that does."""
-        check_same_network(model_config, self.checkpoint.model_config, f"--init {self.name}")
+        check_same_network(model_config, self.checkpoint.model_config, f"use --init {self.name}")
 
     def check_tokenizer(self, kind: str) -> None:
         if kind != self.checkpoint.tokenizer.kind:
@@ -105,14 +105,20 @@ class Parent:
             )
 
 
-def check_same_network(mine: ModelConfig, theirs: ModelConfig, what: str) -> None:
+def check_same_network(
+    mine: ModelConfig,
+    theirs: ModelConfig,
+    what: str,
+    where: str = "the parent",
+    advice: str = "use the parent's network (omit the model config) or start a new model",
+) -> None:
     """``ConfigError`` naming the first field (other than ``vocab_size``) where they differ."""
     a, b = asdict(mine), asdict(theirs)
     for name in a:
         if name != "vocab_size" and a[name] != b[name]:
             raise ConfigError(
-                f"cannot use {what}: model.{name} is {a[name]!r} here but {b[name]!r} in the "
-                "parent; use the parent's network (omit the model config) or start a new model"
+                f"cannot {what}: model.{name} is {a[name]!r} here but {b[name]!r} in {where}; "
+                f"{advice}"
             )
 
 

@@ -37,7 +37,6 @@ from molvae.device import autocast, resolve_device, use_bf16
 from molvae.distributed import World
 from molvae.exceptions import CheckpointError, ConfigError, DataError, TrainingError
 from molvae.generator import Generator
-from molvae.lineage import Parent
 from molvae.losses import (
     active_units,
     collapsed,
@@ -435,7 +434,7 @@ def _fit(
     run: RunDir | None,
 ) -> FitResult:
     last = ckpt.load(Path(out_dir) / "last.pt") if resume else None  # type: ignore[arg-type]
-    parent = Parent.load(init) if init is not None else None
+    parent = lineage.Parent.load(init) if init is not None else None
     model_config, cfg = _resolve_configs(
         model_config, train_config, preset, train_overrides, last, parent
     )
@@ -579,7 +578,7 @@ def _fit_prior(
 
 
 def _lineage_start(
-    last: ckpt.Checkpoint | None, parent: Parent | None
+    last: ckpt.Checkpoint | None, parent: lineage.Parent | None
 ) -> tuple[list[dict[str, Any]], str | None]:
     """The pieces of training before this run, and the sha256 of the model it started from."""
     if last is not None:  # a resumed run: its own record, less the piece this run is
@@ -596,7 +595,7 @@ def _resolve_configs(
     preset: str | None,
     overrides: dict[str, Any],
     last: ckpt.Checkpoint | None,
-    parent: Parent | None = None,
+    parent: lineage.Parent | None = None,
 ) -> tuple[ModelConfig, TrainConfig]:
     """The run's configuration: given > preset > the resumed run's own > the parent's (``init``)
     > defaults, then overrides. A resume or an ``init`` whose model config or tokenizer differs
@@ -618,13 +617,10 @@ def _resolve_configs(
         except TypeError as err:
             raise ConfigError(f"unknown training option: {err}") from err
     if last is not None:
-        mine, theirs = asdict(model_config), asdict(last.model_config)
-        for name in mine:
-            if name != "vocab_size" and mine[name] != theirs[name]:
-                raise ConfigError(
-                    f"cannot resume {last.path.parent}: model.{name} is {mine[name]!r} here but "
-                    f"{theirs[name]!r} in the run; resume with the run's config or start a new run"
-                )
+        lineage.check_same_network(
+            model_config, last.model_config, f"resume {last.path.parent}", "the run",
+            "resume with the run's config or start a new run",
+        )  # fmt: skip
         if train_config.tokenizer != last.tokenizer.kind:
             raise ConfigError(
                 f"cannot resume {last.path.parent}: train.tokenizer is {train_config.tokenizer!r} "
