@@ -58,7 +58,7 @@ class Parent:
         path = ckpt.resolve(model)
         c = ckpt.load(path)
         digest = sha256(path)
-        return cls(c, digest, str(model), earlier_pieces(c, digest))
+        return cls(c, digest, str(model), earlier_pieces(c))
 
     def train_config(self) -> TrainConfig:
         """The parent's recipe, set to continue: same tokenizer, length, beta, free bits and
@@ -122,7 +122,7 @@ def check_same_network(
             )
 
 
-def earlier_pieces(c: ckpt.Checkpoint, file_sha256: str | None = None) -> list[dict[str, Any]]:
+def earlier_pieces(c: ckpt.Checkpoint) -> list[dict[str, Any]]:
     """The pieces of training behind checkpoint ``c``: its own lineage, or for a checkpoint
     written before lineage existed, one piece rebuilt from its config, state and card."""
     lineage = c.metadata.get("lineage")
@@ -147,19 +147,22 @@ def earlier_pieces(c: ckpt.Checkpoint, file_sha256: str | None = None) -> list[d
     ]
 
 
+def cpu_name() -> str:
+    """The CPU's model name (``/proc/cpuinfo``), or what ``platform`` knows."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def hardware(device: torch.device) -> str:
     """What a piece ran on, in words: the GPU's name, or the CPU's and its torch threads."""
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
-    name = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                name = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{name} CPU, {torch.get_num_threads()} torch threads"
+    return f"{cpu_name()} CPU, {torch.get_num_threads()} torch threads"
 
 
 def record(earlier: list[dict[str, Any]], piece: dict[str, Any]) -> dict[str, Any]:

@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import platform
 import time
 from pathlib import Path
 
@@ -26,6 +25,7 @@ import torch
 import molvae as mv
 from molvae import bundled
 from molvae import checkpoint as ckpt
+from molvae.lineage import cpu_name
 
 ROOT = Path(__file__).resolve().parents[1]
 KEYS = {  # card key -> mv.evaluate key
@@ -50,16 +50,6 @@ KEYS = {  # card key -> mv.evaluate key
     "novelty": "Novelty",
 }
 log = logging.getLogger("bundle_model")
-
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def measure(gen, n: int, seed: int, n_jobs: int, **options) -> dict:
