@@ -47,6 +47,7 @@ from molvae.exceptions import (  # noqa: E402
     ConfigError,
     DataError,
     MolvaeError,
+    SamplingError,
     TokenizerError,
     TrainingError,
 )
@@ -100,6 +101,7 @@ __all__ = [
     "MolvaeError",
     "PrepareReport",
     "PreparedData",
+    "SamplingError",
     "SelfiesTokenizer",
     "SmilesCharTokenizer",
     "SmilesTokenizer",

@@ -15,8 +15,6 @@ Example:
 
 from __future__ import annotations
 
-import functools
-import hashlib
 import json
 import os
 from pathlib import Path
@@ -25,6 +23,7 @@ from typing import Any
 import pandas as pd
 
 from molvae.exceptions import CheckpointError
+from molvae.files import file_sha256
 
 MODELS_DIR = Path(__file__).parent / "models"
 
@@ -78,19 +77,7 @@ def default_name() -> str:
     return name
 
 
-@functools.lru_cache(maxsize=16)
-def _file_sha256(path: str, mtime_ns: int, size: int) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-def sha256(path: str | os.PathLike) -> str:
-    """sha256 of a file (cached per path, modification time and size)."""
-    st = os.stat(path)
-    return _file_sha256(str(path), st.st_mtime_ns, st.st_size)
+sha256 = file_sha256  # the older name
 
 
 def path(name: str) -> Path:

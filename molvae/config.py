@@ -207,19 +207,35 @@ def load_config(
 
 def to_toml(model: ModelConfig, train: TrainConfig) -> str:
     """The resolved configuration as TOML text (what a run directory's ``config.toml`` holds)."""
-    lines = []
-    for name, cfg in (("model", model), ("train", train)):
-        lines.append(f"[{name}]")
-        for k, v in asdict(cfg).items():
-            if isinstance(v, bool):
-                lines.append(f"{k} = {'true' if v else 'false'}")
-            elif isinstance(v, str):
-                lines.append(f'{k} = "{_escape(v)}"')
-            else:
-                lines.append(f"{k} = {v!r}")
-        lines.append("")
-    return "\n".join(lines)
+    import tomli_w
+
+    return tomli_w.dumps({"model": asdict(model), "train": asdict(train)})
 
 
-def _escape(s: str) -> str:
-    return s.replace("\\", "\\\\").replace('"', '\\"')
+def resolve_configs(
+    model_config: ModelConfig | None,
+    train_config: TrainConfig | None,
+    preset: str | None,
+    overrides: dict[str, Any],
+    inherited: tuple[ModelConfig, TrainConfig] | None = None,
+) -> tuple[ModelConfig, TrainConfig]:
+    """A run's configuration: given > ``preset`` > ``inherited`` (a resumed run's own, or the
+    parent model's for ``init``) > the dataclass defaults; then ``overrides`` (TrainConfig fields).
+
+    Raises:
+        ConfigError: an override that is not a TrainConfig field, or a bad value.
+    """
+    if preset:
+        defaults = load_config(preset=preset)
+    elif inherited is not None:
+        defaults = inherited
+    else:
+        defaults = (ModelConfig(), TrainConfig())
+    model_config = model_config or defaults[0]
+    train_config = train_config or defaults[1]
+    if overrides:
+        try:
+            train_config = TrainConfig(**{**asdict(train_config), **overrides})
+        except TypeError as err:
+            raise ConfigError(f"unknown training option: {err}") from err
+    return model_config, train_config

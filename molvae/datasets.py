@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from molvae.data import cache_dir, read_smiles
+from molvae.data.cache import cache_dir
+from molvae.data.io import read_smiles
 from molvae.exceptions import DataError
 from molvae.files import atomic_write
 

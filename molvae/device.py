@@ -72,3 +72,17 @@ def cpu_has_bf16() -> bool:
 def autocast(device: torch.device, bf16: bool) -> Any:
     """A fresh autocast context (bf16 when ``bf16``, a no-op otherwise)."""
     return torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16)
+
+
+def torch_generator(seed: int | None, device: torch.device | str = "cpu") -> torch.Generator:
+    """The one seeding helper: a ``torch.Generator`` seeded with ``seed`` (fresh entropy if None).
+
+    Every seeded draw in molvae (sampling, encoding with ``sample=True``, priors, validation,
+    optimisation) takes its generator from here, so that one seed means one stream everywhere.
+    """
+    gen = torch.Generator(device=device)
+    if seed is None:
+        gen.seed()
+    else:
+        gen.manual_seed(int(seed))
+    return gen

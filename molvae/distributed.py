@@ -104,6 +104,17 @@ class World:
             self.owns_group = True
         logger.info("rank %d of %d joined the %s process group", self.rank, self.size, backend)
 
+    def wrap(self, model: torch.nn.Module, device: torch.device) -> torch.nn.Module:
+        """The module the training step calls: DistributedDataParallel around ``model`` under
+        torchrun, ``model`` itself otherwise."""
+        if not self.active:
+            return model
+        from torch.nn.parallel import DistributedDataParallel
+
+        return DistributedDataParallel(
+            model, device_ids=[device] if device.type == "cuda" else None
+        )
+
     def close(self) -> None:
         if self.owns_group:
             import torch.distributed as dist

@@ -43,3 +43,18 @@ class CheckpointError(MolvaeError):
 
 class TrainingError(MolvaeError):
     """Training cannot go on (e.g. the loss became NaN); the message names the step."""
+
+
+class SamplingError(MolvaeError):
+    """Sampling cannot give what was asked (e.g. ``valid_only=True`` on a model that yields
+    almost no valid molecules); ``samples`` holds what was kept before it stopped.
+
+    Attributes:
+        samples: the molecules kept so far (a DataFrame) or None.
+        draws: how many molecules were decoded.
+    """
+
+    def __init__(self, message: str, samples=None, draws: int = 0):
+        self.samples = samples
+        self.draws = draws
+        super().__init__(message)

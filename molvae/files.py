@@ -10,6 +10,8 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import functools
+import hashlib
 import os
 import tempfile
 from collections.abc import Iterator
@@ -68,3 +70,19 @@ def check_writable(path: str | os.PathLike) -> Path:
         raise IsADirectoryError(f"{path}: is a directory, not an output file")
     path.parent.mkdir(parents=True, exist_ok=True)
     return path
+
+
+@functools.lru_cache(maxsize=64)
+def _sha256(path: str, mtime_ns: int, size: int) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    """sha256 of a file's bytes as stored: the one file hash in molvae (checkpoints, bundled
+    models, data files, shipped statistics); cached per path, modification time and size."""
+    st = os.stat(path)
+    return _sha256(os.fspath(path), st.st_mtime_ns, st.st_size)

@@ -1,5 +1,5 @@
 """Walking the latent space: linear and spherical interpolation, perturbations around a point
-(pure tensor operations), and the two walks a Generator offers, :func:`interpolate` and
+(pure tensor operations), and the two walks a Codec offers, :func:`interpolate` and
 :func:`neighbors`.
 
 Example:
@@ -19,7 +19,7 @@ import pandas as pd
 import torch
 
 if TYPE_CHECKING:  # pragma: no cover
-    from molvae.generator import Generator
+    from molvae.codec import Codec
 
 logger = logging.getLogger(__name__)
 
@@ -75,7 +75,7 @@ def perturb(
 
 
 def interpolate(
-    gen: Generator,
+    gen: Codec,
     a: str,
     b: str,
     steps: int = 10,
@@ -130,7 +130,7 @@ def interpolate(
 
 
 def neighbors(
-    gen: Generator,
+    gen: Codec,
     smiles: str,
     n: int = 50,
     radius: float = 0.5,
@@ -153,7 +153,7 @@ def neighbors(
         ValueError: ``n <= 0`` or ``radius <= 0``; TokenizerError: a query the model cannot encode.
     """
     from molvae.chem import canonical, fingerprint, tanimoto
-    from molvae.generator import torch_generator
+    from molvae.device import torch_generator
 
     if isinstance(n, bool) or not isinstance(n, int) or n <= 0:
         raise ValueError(f"n must be a positive integer, got {n!r}")

@@ -53,7 +53,7 @@ class Parent:
         Raises:
             CheckpointError: unknown name, missing, damaged or pickled file (as ``mv.load``).
         """
-        from molvae.bundled import sha256
+        from molvae.files import file_sha256 as sha256
 
         path = ckpt.resolve(model)
         c = ckpt.load(path)
@@ -177,3 +177,26 @@ def record(earlier: list[dict[str, Any]], piece: dict[str, Any]) -> dict[str, An
         "seconds": None if None in seconds else round(sum(seconds), 1),
     }
     return {"pieces": pieces, "total": total}
+
+
+def check_continuation(
+    model_config: ModelConfig,
+    train_config: TrainConfig,
+    last: ckpt.Checkpoint | None,
+    parent: Parent | None,
+) -> None:
+    """Refuse a resume or an ``init`` whose network or tokenizer differs from the run's or the
+    parent's, naming the field (``ConfigError``)."""
+    if last is not None:
+        check_same_network(
+            model_config, last.model_config, f"resume {last.path.parent}", "the run",
+            "resume with the run's config or start a new run",
+        )  # fmt: skip
+        if train_config.tokenizer != last.tokenizer.kind:
+            raise ConfigError(
+                f"cannot resume {last.path.parent}: train.tokenizer is {train_config.tokenizer!r} "
+                f"here but {last.tokenizer.kind!r} in the run"
+            )
+    elif parent is not None:
+        parent.check_network(model_config)
+        parent.check_tokenizer(train_config.tokenizer)

@@ -9,8 +9,9 @@ Shapes: ``B`` batch, ``T`` tokens (with ``<bos>``/``<eos>``), ``E`` embedding, `
 * Decoder: GRU whose initial hidden state (every layer) is a linear map of ``z`` and whose input at
   every step is ``[embedding(previous token); z]``; teacher forcing with optional word dropout.
 
-``forward`` is for training; ``encode``/``sample_tokens``/``greedy`` are for inference and run
-under ``torch.no_grad()``.
+``forward`` is for training; ``encode_params``, ``decode`` (multinomial or greedy) and
+``sequence_nll`` are for inference (``molvae.codec.Codec`` drives them) and run under
+``torch.no_grad()``.
 """
 
 from __future__ import annotations
@@ -182,7 +183,7 @@ class MolVAE(nn.Module):
     def decode(
         self,
         z: torch.Tensor,
-        max_len: int = 100,
+        max_len: int,
         temperature: float = 1.0,
         greedy: bool = False,
         generator: torch.Generator | None = None,

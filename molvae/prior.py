@@ -25,6 +25,8 @@ from typing import Any
 
 import torch
 
+from molvae.device import torch_generator
+
 logger = logging.getLogger(__name__)
 
 KIND = "gaussian_mixture"
@@ -150,7 +152,7 @@ class GaussianMixturePrior:
         if int(n_components) < 1:
             raise ValueError(f"n_components must be >= 1, got {n_components}")
         k = min(int(n_components), len(mu))
-        rows = torch.randperm(len(mu), generator=torch.Generator().manual_seed(int(seed)))[:k]
+        rows = torch.randperm(len(mu), generator=torch_generator(seed))[:k]
         info = {"method": "posterior", "n_components": k, "n_available": int(len(mu)),
                 "seed": int(seed)}  # fmt: skip
         logger.info("learned prior: the posteriors of %d training molecules (spread %g)", k, spread)
@@ -179,7 +181,7 @@ class GaussianMixturePrior:
         z = torch.as_tensor(z).double().cpu()
         if z.ndim != 2 or not torch.isfinite(z).all():
             raise ValueError(f"z must be a finite (N, Z) array, got shape {tuple(z.shape)}")
-        gen = torch.Generator().manual_seed(int(seed))
+        gen = torch_generator(seed)
         order = torch.randperm(len(z), generator=gen)
         n_hold = int(len(z) * held_out) if len(z) >= 20 else 0
         train, hold = z[order[n_hold:]], z[order[:n_hold]]
@@ -270,3 +272,41 @@ def _kmeans_pp(x: torch.Tensor, k: int, gen: torch.Generator) -> torch.Tensor:
         centers.append(x[nxt])
         d2 = torch.minimum(d2, ((x - x[nxt]) ** 2).sum(dim=1))
     return torch.stack(centers)
+
+
+def fit_prior(
+    mu: Any,
+    logvar: Any,
+    n_components: int = 4000,
+    method: str = "posterior",
+    spread: float = 1.0,
+    seed: int = 0,
+) -> GaussianMixturePrior:
+    """A learned prior from the posteriors ``mu``, ``logvar`` ``(N, Z)`` of training molecules
+    (rows with NaN, i.e. molecules that could not be encoded, are left out).
+
+    ``method="posterior"``: the aggregate posterior, an equal mixture of the posteriors of
+    ``n_components`` of the molecules; ``"gmm"``: ``n_components`` full-covariance Gaussians
+    fitted by EM to draws z ~ q(z|x) (needs at least twice as many molecules). ``spread`` widens
+    each component when sampling.
+    """
+    from molvae.constants import PRIOR_FITS
+
+    if method not in PRIOR_FITS:
+        raise ValueError(f"method must be one of {list(PRIOR_FITS)}, got {method!r}")
+    mu, logvar = torch.as_tensor(mu), torch.as_tensor(logvar)
+    ok = torch.isfinite(mu).all(dim=1)
+    mu, logvar = mu[ok], logvar[ok]
+    if method == "posterior":
+        return GaussianMixturePrior.from_posteriors(
+            mu, logvar, n_components, spread=spread, seed=seed
+        )
+    if len(mu) < 2 * n_components:
+        raise ValueError(
+            f"fit_prior needs at least {2 * n_components} encodable molecules for "
+            f"{n_components} components, got {len(mu)}"
+        )
+    z = mu + torch.exp(0.5 * logvar) * torch.randn(mu.shape, generator=torch_generator(seed))
+    prior = GaussianMixturePrior.fit(z, n_components, seed=seed)
+    prior.spread = float(spread)
+    return prior

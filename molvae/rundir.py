@@ -17,12 +17,19 @@ Example:
 from __future__ import annotations
 
 import logging
+import math
 import os
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+import torch
 
 from molvae.exceptions import ConfigError
 from molvae.files import atomic_write, remove_stale_temps
+
+if TYPE_CHECKING:  # pragma: no cover
+    from molvae.distributed import World
 
 logger = logging.getLogger(__name__)
 
@@ -94,6 +101,12 @@ class RunDir:
     @property
     def best(self) -> Path:
         return self.path / "best.pt"
+
+    def open_for(self, config_toml: str, history: list[dict[str, Any]]) -> None:
+        """:meth:`start` the run and write its configuration and the history so far."""
+        self.start()
+        self.write_config(config_toml)
+        self.write_history(history)
 
     def write_config(self, text: str) -> None:
         with atomic_write(self.path / "config.toml") as f:
@@ -196,3 +209,69 @@ class RunDir:
         if self._lock is not None:
             self._lock.close()  # closing the file releases the flock
             self._lock = None
+
+
+@dataclass
+class RunState:
+    """Everything about a run's progress that must survive a restart (saved in ``last.pt``)."""
+
+    epoch: int = 0
+    step: int = 0
+    best: float = math.inf  # lowest validation ELBO so far
+    best_epoch: int = 0  # the epoch that reached it (0: none yet)
+    bad_epochs: int = 0  # epochs since the best one
+    history: list[dict[str, Any]] = field(default_factory=list)
+    rng: dict[str, Any] = field(default_factory=dict)
+    molecules: int = 0  # training molecules seen (every epoch, all ranks)
+    wall_seconds: float = 0.0  # epochs' wall time: training, validation and checkpoints
+
+    def record(self, row: dict[str, Any]) -> bool:
+        """Close an epoch: append its history row; True when its validation ELBO is the best yet."""
+        self.epoch += 1
+        self.history.append({"epoch": self.epoch, "step": self.step, **row})
+        improved = row["val_elbo"] < self.best
+        if improved:
+            self.best, self.best_epoch, self.bad_epochs = row["val_elbo"], self.epoch, 0
+        else:
+            self.bad_epochs += 1
+        return improved
+
+    def to_dict(self, rank_rng: list[torch.Tensor] | None = None) -> dict[str, Any]:
+        """Plain data for ``last.pt``; ``rank_rng``: every rank's CPU RNG state (distributed)."""
+        rng: dict[str, Any] = {"torch": torch.get_rng_state()}
+        if torch.cuda.is_available():
+            rng["cuda"] = torch.cuda.get_rng_state_all()
+        if rank_rng is not None:
+            rng["ranks"] = rank_rng
+        return {**asdict(self), "rng": rng}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any], world: World | None = None) -> RunState:
+        """Restore the state and put the RNGs back where they were (each rank its own)."""
+        ranks = d["rng"].get("ranks")
+        if world is not None and world.active:
+            if ranks is None or len(ranks) != world.size:
+                raise ConfigError(
+                    f"cannot resume: the run was trained with {len(ranks) if ranks else 1} "
+                    f"process(es), this launch has {world.size}; resume with the same world size"
+                )
+            torch.set_rng_state(ranks[world.rank])
+        elif ranks is not None and len(ranks) > 1:
+            raise ConfigError(
+                f"cannot resume: the run was trained with {len(ranks)} processes (torchrun); "
+                "resume it with the same --nproc_per_node"
+            )
+        else:
+            torch.set_rng_state(d["rng"]["torch"])
+        if d["rng"].get("cuda") is not None and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(d["rng"]["cuda"])
+        keys = ("epoch", "step", "best", "bad_epochs")
+        best_epoch = d.get("best_epoch", 0)  # absent from checkpoints written before 0.1.1
+        return cls(
+            **{k: d[k] for k in keys},
+            best_epoch=best_epoch,
+            history=list(d["history"]),
+            rng=d["rng"],
+            molecules=int(d.get("molecules", 0)),  # absent before lineage was recorded
+            wall_seconds=float(d.get("wall_seconds", 0.0)),
+        )

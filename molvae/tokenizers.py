@@ -103,9 +103,14 @@ class BatchEncoding:
     errors: dict[int, str] = field(default_factory=dict)
     details: dict[int, str] = field(default_factory=dict)
 
-    @property
-    def n_failed(self) -> int:
-        return len(self.errors)
+
+def pad_rows(rows: Sequence[Sequence[int]]) -> np.ndarray:
+    """Token-id rows as one ``(B, max length)`` int64 array, ``<pad>`` after each row's end."""
+    width = max((len(r) for r in rows), default=0)
+    arr = np.full((len(rows), width), PAD, dtype=np.int64)
+    for j, r in enumerate(rows):
+        arr[j, : len(r)] = r
+    return arr
 
 
 class Tokenizer:
@@ -259,10 +264,7 @@ class Tokenizer:
         encoded, errors, details = self.encode_many(smiles, max_len=max_len)
         rows = [k for k, ids in enumerate(encoded) if ids is not None]
         lengths = [len(encoded[k]) for k in rows]  # type: ignore[arg-type]
-        width = max(lengths, default=0)
-        arr = np.full((len(rows), width), PAD, dtype=np.int64)
-        for j, k in enumerate(rows):
-            arr[j, : lengths[j]] = encoded[k]  # type: ignore[index]
+        arr = pad_rows([encoded[k] for k in rows])  # type: ignore[misc]
         if errors:
             logger.info("encode_batch: %d of %d rows failed", len(errors), len(smiles))
         return BatchEncoding(

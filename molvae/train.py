@@ -2,7 +2,7 @@
 
 The pieces, each in one place: the configuration (``molvae.config``), the run directory and its
 policy (``molvae.rundir.RunDir``), what survives a restart (:class:`RunState`), one epoch of
-optimisation (:func:`train_epoch`), validation through the Generator's own decoding
+optimisation (:func:`train_epoch`), validation through the codec's own decoding
 (:func:`validate`), and the one decision of why training stops (:func:`stop_reason`).
 ``resume=True`` continues the same run from ``last.pt``: epoch, step, optimizer, RNG state, beta
 schedule and history, so an interrupted run ends with the same weights as an uninterrupted one.
@@ -21,7 +21,7 @@ import math
 import os
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,25 +31,22 @@ import torch
 
 from molvae import checkpoint as ckpt
 from molvae import lineage
-from molvae.config import ModelConfig, TrainConfig, load_config, to_toml
-from molvae.data import PreparedData, batch_indices, prepare, prepare_file, read_smiles
+from molvae.codec import Codec
+from molvae.config import ModelConfig, TrainConfig, resolve_configs, to_toml
+from molvae.data import PreparedData, batch_indices, training_data
 from molvae.device import autocast, resolve_device, use_bf16
 from molvae.distributed import World
-from molvae.exceptions import CheckpointError, ConfigError, DataError, TrainingError
-from molvae.generator import Generator
+from molvae.exceptions import CheckpointError, ConfigError, TrainingError
 from molvae.losses import (
-    active_units,
-    collapsed,
     kl_loss,
-    kl_per_dim,
     kl_weight,
     reconstruction_loss,
-    token_accuracy,
 )
 from molvae.model import MolVAE, count_parameters
 from molvae.prior import GaussianMixturePrior
-from molvae.rundir import RunDir
+from molvae.rundir import RunDir, RunState
 from molvae.tokenizers import Tokenizer
+from molvae.validation import log_epoch, validate
 
 logger = logging.getLogger(__name__)
 
@@ -64,10 +61,14 @@ class FitResult:
     run_dir: Path | None
     stopped_because: str
     prior: GaussianMixturePrior | None = None
+    max_len: int | None = None  # the training data's max_len (tokens)
 
-    def generator(self) -> Generator:
-        """The trained model, its tokenizer and learned prior as a :class:`Generator`."""
-        return Generator(self.model, self.tokenizer, prior=self.prior)
+    def generator(self) -> Any:
+        """The trained model, its tokenizer and learned prior as a
+        :class:`~molvae.generator.Generator` that decodes as ``mv.load`` of its checkpoint does."""
+        from molvae.generator import Generator
+
+        return Generator.from_training(self.model, self.tokenizer, self.max_len, prior=self.prior)
 
     @property
     def best_path(self) -> Path | None:
@@ -75,72 +76,6 @@ class FitResult:
         if self.run_dir is None or not (self.run_dir / "best.pt").exists():
             return None
         return self.run_dir / "best.pt"
-
-
-@dataclass
-class RunState:
-    """Everything about a run's progress that must survive a restart (saved in ``last.pt``)."""
-
-    epoch: int = 0
-    step: int = 0
-    best: float = math.inf  # lowest validation ELBO so far
-    best_epoch: int = 0  # the epoch that reached it (0: none yet)
-    bad_epochs: int = 0  # epochs since the best one
-    history: list[dict[str, Any]] = field(default_factory=list)
-    rng: dict[str, Any] = field(default_factory=dict)
-    molecules: int = 0  # training molecules seen (every epoch, all ranks)
-    wall_seconds: float = 0.0  # epochs' wall time: training, validation and checkpoints
-
-    def record(self, row: dict[str, Any]) -> bool:
-        """Close an epoch: append its history row; True when its validation ELBO is the best yet."""
-        self.epoch += 1
-        self.history.append({"epoch": self.epoch, "step": self.step, **row})
-        improved = row["val_elbo"] < self.best
-        if improved:
-            self.best, self.best_epoch, self.bad_epochs = row["val_elbo"], self.epoch, 0
-        else:
-            self.bad_epochs += 1
-        return improved
-
-    def to_dict(self, rank_rng: list[torch.Tensor] | None = None) -> dict[str, Any]:
-        """Plain data for ``last.pt``; ``rank_rng``: every rank's CPU RNG state (distributed)."""
-        rng: dict[str, Any] = {"torch": torch.get_rng_state()}
-        if torch.cuda.is_available():
-            rng["cuda"] = torch.cuda.get_rng_state_all()
-        if rank_rng is not None:
-            rng["ranks"] = rank_rng
-        return {**asdict(self), "rng": rng}
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any], world: World | None = None) -> RunState:
-        """Restore the state and put the RNGs back where they were (each rank its own)."""
-        ranks = d["rng"].get("ranks")
-        if world is not None and world.active:
-            if ranks is None or len(ranks) != world.size:
-                raise ConfigError(
-                    f"cannot resume: the run was trained with {len(ranks) if ranks else 1} "
-                    f"process(es), this launch has {world.size}; resume with the same world size"
-                )
-            torch.set_rng_state(ranks[world.rank])
-        elif ranks is not None and len(ranks) > 1:
-            raise ConfigError(
-                f"cannot resume: the run was trained with {len(ranks)} processes (torchrun); "
-                "resume it with the same --nproc_per_node"
-            )
-        else:
-            torch.set_rng_state(d["rng"]["torch"])
-        if d["rng"].get("cuda") is not None and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all(d["rng"]["cuda"])
-        keys = ("epoch", "step", "best", "bad_epochs")
-        best_epoch = d.get("best_epoch", 0)  # absent from checkpoints written before 0.1.1
-        return cls(
-            **{k: d[k] for k in keys},
-            best_epoch=best_epoch,
-            history=list(d["history"]),
-            rng=d["rng"],
-            molecules=int(d.get("molecules", 0)),  # absent before lineage was recorded
-            wall_seconds=float(d.get("wall_seconds", 0.0)),
-        )
 
 
 def lr_at(step: int, cfg: TrainConfig, total_steps: int) -> float:
@@ -282,66 +217,6 @@ def train_epoch(
 
 
 @torch.no_grad()
-def validate(
-    model: MolVAE,
-    tokenizer: Tokenizer,
-    val: PreparedData,
-    cfg: TrainConfig,
-    seed: int,
-    bf16: bool = False,
-    batch_size: int = 512,
-    val_moments: tuple[np.ndarray, np.ndarray] | None = None,
-) -> dict[str, float]:
-    """Validation metrics; measures only, never changes the model or the global RNG.
-
-    Teacher-forced reconstruction NLL and KL per molecule (z ~ q(z|x) from a seeded generator),
-    token accuracy and active units; then, through the :class:`~molvae.generator.Generator`
-    (the same decoding as ``gen.reconstruct`` and ``gen.sample``): exact reconstruction of the
-    first ``cfg.recon_eval`` validation molecules (greedy from mu) and the validity of
-    ``cfg.prior_eval`` prior samples. With ``cfg.dist_eval`` and ``val_moments`` (ChemNet moments
-    of the validation molecules), a distribution signal on that many N(0, I) samples: ``val_fcd``
-    (FCD to the validation molecules), ``prior_filters`` (MOSES filters), ``prior_unique``.
-    """
-    model.eval()
-    rng = torch.Generator(device=model.device).manual_seed(seed)
-    recon_sum, kl_sum, correct, counted, mus = 0.0, 0.0, 0, 0, []
-    for start in range(0, len(val), batch_size):
-        idx = np.arange(start, min(len(val), start + batch_size))
-        ids, lengths = (torch.from_numpy(a).to(model.device) for a in val.batch(idx))
-        with autocast(model.device, bf16):
-            logits, mu, logvar = model(ids, lengths, generator=rng)  # (B, T-1, V), (B, Z), (B, Z)
-        recon_sum += float(reconstruction_loss(logits, ids[:, 1:])) * len(idx)
-        kl_sum += float(kl_per_dim(mu, logvar).sum()) * len(idx)
-        c, k = token_accuracy(logits, ids[:, 1:])
-        correct, counted = correct + c, counted + k
-        mus.append(mu.float().cpu())
-    gen = Generator(model, tokenizer, metadata={"max_len": cfg.max_len + 2})
-    n_rec = min(cfg.recon_eval, len(val))
-    exact = gen.reconstruct(val.smiles[:n_rec], n_decodes=1).attrs["exact_match"] if n_rec else 0.0
-    prior_valid = (
-        float(gen.sample(cfg.prior_eval, seed=seed).valid.mean()) if cfg.prior_eval else 0.0
-    )
-    dist = {}
-    if cfg.dist_eval and val_moments is not None:
-        from molvae.metrics import quick_signal
-
-        samples = gen.sample(cfg.dist_eval, seed=seed + 1, prior="standard")
-        q = quick_signal(samples.smiles, val_moments, device=str(model.device))
-        dist = {"val_fcd": q["fcd"], "prior_filters": q["filters"], "prior_unique": q["unique"]}
-    model.train()
-    n = len(val)
-    return {
-        "val_recon": recon_sum / n,
-        "val_kl": kl_sum / n,
-        "val_elbo": (recon_sum + kl_sum) / n,
-        "token_acc": correct / max(counted, 1),
-        "active_units": active_units(torch.cat(mus)),
-        "recon_exact": exact,
-        "prior_valid": prior_valid,
-        **dist,
-    }
-
-
 def stop_reason(state: RunState, cfg: TrainConfig, total_steps: int, timed_out: bool) -> str | None:
     """The one place that decides whether training ends after an epoch, and why."""
     if timed_out:
@@ -435,7 +310,7 @@ def _fit(
 ) -> FitResult:
     last = ckpt.load(Path(out_dir) / "last.pt") if resume else None  # type: ignore[arg-type]
     parent = lineage.Parent.load(init) if init is not None else None
-    model_config, cfg = _resolve_configs(
+    model_config, cfg = _configure(
         model_config, train_config, preset, train_overrides, last, parent
     )
     world.check(cfg.batch_size)
@@ -447,8 +322,8 @@ def _fit(
     # ---- data: checked before anything of an old run is touched (rank 0 fills the cache first) ---
     if not world.main:
         world.barrier()
-    inherited = last.tokenizer if last else parent.checkpoint.tokenizer if parent else None
-    prepared = _prepare_data(data, cfg, inherited)
+    tok = last.tokenizer if last else parent.checkpoint.tokenizer if parent else None
+    prepared = training_data(data, cfg, tok)
     if world.main:
         world.barrier()
     tokenizer = prepared.tokenizer
@@ -457,54 +332,24 @@ def _fit(
     model_config = ModelConfig(**{**asdict(model_config), "vocab_size": tokenizer.vocab_size})
 
     # ---- model, optimizer, state --------------------------------------------------------------
-    torch.manual_seed(cfg.seed)
-    model = MolVAE(model_config).to(device)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    total_steps = cfg.epochs * math.ceil(len(train) / cfg.batch_size)
-    total_steps = min(total_steps, cfg.max_steps) if cfg.max_steps else total_steps
-    state, best_weights = RunState(), None
+    model, optimizer, total_steps = _build(model_config, cfg, device, len(train))
     if world.active:  # each rank draws its own z noise; the result depends on seed + world size
         torch.manual_seed(cfg.seed + 1_000_003 * world.rank)
-    if last is not None:
-        model.load_state_dict(last.state_dict)
-        optimizer.load_state_dict(last.train_state["optimizer"])
-        state = RunState.from_dict(last.train_state, world)
-        if run is not None:
-            run.repair_best(state.best_epoch, state.epoch)
-            with contextlib.suppress(CheckpointError):  # reported by repair_best
-                best_weights = ckpt.load(run.best).state_dict
-        logger.info("resuming %s at epoch %d, step %d", out_dir, state.epoch, state.step)
-    elif parent is not None:
-        model.load_state_dict(parent.checkpoint.state_dict)
-        logger.info(
-            "starting from %s (sha256 %s..., %d earlier piece(s) of training)",
-            parent.name, parent.sha256[:12], len(parent.pieces),
-        )  # fmt: skip
+    state, best_weights = _restore(model, optimizer, last, parent, run, world)
     earlier, parent_sha = _lineage_start(last, parent)
     world.barrier()  # every rank has read last.pt before rank 0 writes anything
-    if run is not None:
-        run.start()
-        run.write_config(to_toml(model_config, cfg))
-        run.write_history(state.history)
-    net = model
-    if world.active:
-        from torch.nn.parallel import DistributedDataParallel
-
-        net = DistributedDataParallel(model, device_ids=[device] if device.type == "cuda" else None)
+    if run is not None:  # only now, with data and configuration proved valid, is the folder changed
+        run.open_for(to_toml(model_config, cfg), state.history)
+    net = world.wrap(model, device)
     logger.info(
         "training %s parameters on %s (%s%s%s): %d train / %d val molecules, %d steps",
         f"{count_parameters(model):,}", device, tokenizer.kind, ", bf16" if bf16 else "",
         f", {world.size} processes" if world.active else "", len(train), len(val), total_steps,
     )  # fmt: skip
-    meta = {"data": cfg.data or "in-memory", "n_train": len(train), "n_val": len(val)}
-    meta["prepare_report"] = prepared.report.to_dict()
-    meta["world_size"] = world.size
-
-    val_moments = None
-    if cfg.dist_eval and world.main:
-        from molvae.metrics import reference_moments
-
-        val_moments = reference_moments(val.smiles, device=str(device))
+    meta = {"data": cfg.data or "in-memory", "n_train": len(train), "n_val": len(val),
+            "prepare_report": prepared.report.to_dict(), "world_size": world.size}  # fmt: skip
+    piece_of = {"data": meta["data"], "n_train": len(train)}
+    val_moments = _val_moments(val, cfg, world, device)
 
     # ---- the loop ---------------------------------------------------------------------------
     deadline = time.monotonic() + (cfg.time_limit_minutes * 60 or math.inf)
@@ -525,21 +370,18 @@ def _fit(
         timed_out = stats.pop("timed_out")
         improved = state.record({**stats, **metrics})
         if world.main:
-            _log_epoch(state.history[-1], model_config.latent_dim)
+            log_epoch(state.history[-1], model_config.latent_dim)
         if improved:
             best_weights = {k: v.detach().clone() for k, v in model.state_dict().items()}
         rank_rng = world.gather(torch.get_rng_state()) if world.active else None
         state.wall_seconds += time.monotonic() - epoch_start
         if run is not None:
             train_state = {**state.to_dict(rank_rng), "optimizer": optimizer.state_dict()}
-            piece = {
-                "parent_sha256": parent_sha, "data": meta["data"], "n_train": len(train),
-                "steps": state.step, "molecules_seen": state.molecules,
-                "seconds": round(state.wall_seconds, 1), "hardware": hardware,
-                "world_size": world.size,
-            }  # fmt: skip
+            piece = {"parent_sha256": parent_sha, "steps": state.step,
+                     "molecules_seen": state.molecules, "seconds": round(state.wall_seconds, 1),
+                     "hardware": hardware, "world_size": world.size}  # fmt: skip
             info = {**meta, "epoch": state.epoch, "step": state.step,
-                    "lineage": lineage.record(earlier, piece)}  # fmt: skip
+                    "lineage": lineage.record(earlier, {**piece_of, **piece})}  # fmt: skip
             run.save_epoch(improved, model, tokenizer, asdict(cfg), train_state, info)
             run.write_history(state.history)
         world.barrier()
@@ -552,7 +394,7 @@ def _fit(
     prior = _fit_prior(model, tokenizer, train, cfg, run) if world.main else None
     return FitResult(
         model, tokenizer, pd.DataFrame(state.history), Path(out_dir) if out_dir else None,
-        stopped, prior,
+        stopped, prior, cfg.max_len,
     )  # fmt: skip
 
 
@@ -564,8 +406,8 @@ def _fit_prior(
     if cfg.prior == "none" or (cfg.prior == "gmm" and n < 2 * cfg.prior_components):
         return None
     rows = np.random.default_rng(cfg.seed).choice(len(train), n, replace=False)
-    gen = Generator(model, tokenizer)
-    prior = gen.fit_prior(
+    codec = Codec(model, tokenizer)
+    prior = codec.fit_prior(
         [train.smiles[i] for i in rows],
         cfg.prior_components,
         method=cfg.prior,
@@ -575,6 +417,78 @@ def _fit_prior(
     if run is not None and run.best.exists():
         ckpt.set_prior(run.best, prior.to_dict())
     return prior
+
+
+def _build(
+    model_config: ModelConfig, cfg: TrainConfig, device: torch.device, n_train: int
+) -> tuple[MolVAE, torch.optim.Optimizer, int]:
+    """The seeded model, its optimizer and the run's total optimisation steps."""
+    torch.manual_seed(cfg.seed)
+    model = MolVAE(model_config).to(device)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    total_steps = cfg.epochs * math.ceil(n_train / cfg.batch_size)
+    return model, optimizer, min(total_steps, cfg.max_steps) if cfg.max_steps else total_steps
+
+
+def _configure(
+    model_config: ModelConfig | None,
+    train_config: TrainConfig | None,
+    preset: str | None,
+    overrides: dict[str, Any],
+    last: ckpt.Checkpoint | None,
+    parent: lineage.Parent | None,
+) -> tuple[ModelConfig, TrainConfig]:
+    """The run's configuration (``molvae.config.resolve_configs``): a resumed run's own, or the
+    parent's network and continuation recipe for ``init``; refused where they differ."""
+    if last is not None:
+        inherited = (last.model_config, TrainConfig(**(last.train_config or {})))
+    elif parent is not None and not preset:
+        inherited = (parent.checkpoint.model_config, parent.train_config())
+    else:
+        inherited = None
+    model_config, cfg = resolve_configs(
+        model_config, train_config, None if last else preset, overrides, inherited
+    )
+    lineage.check_continuation(model_config, cfg, last, parent)
+    return model_config, cfg
+
+
+def _val_moments(val: PreparedData, cfg: TrainConfig, world: World, device: torch.device) -> Any:
+    """ChemNet moments of the validation molecules for the per-epoch FCD signal (rank 0)."""
+    if not (cfg.dist_eval and world.main):
+        return None
+    from molvae.metrics import reference_moments
+
+    return reference_moments(val.smiles, device=str(device))
+
+
+def _restore(
+    model: MolVAE,
+    optimizer: torch.optim.Optimizer,
+    last: ckpt.Checkpoint | None,
+    parent: lineage.Parent | None,
+    run: RunDir | None,
+    world: World,
+) -> tuple[RunState, dict[str, torch.Tensor] | None]:
+    """Put a resumed run's weights, optimizer and state back (and its best weights), or load the
+    parent's weights for ``init``; a new run starts from a fresh state."""
+    if last is not None:
+        model.load_state_dict(last.state_dict)
+        optimizer.load_state_dict(last.train_state["optimizer"])
+        state, best_weights = RunState.from_dict(last.train_state, world), None
+        if run is not None:
+            run.repair_best(state.best_epoch, state.epoch)
+            with contextlib.suppress(CheckpointError):  # reported by repair_best
+                best_weights = ckpt.load(run.best).state_dict
+        logger.info("resuming %s at epoch %d, step %d", last.path.parent, state.epoch, state.step)
+        return state, best_weights
+    if parent is not None:
+        model.load_state_dict(parent.checkpoint.state_dict)
+        logger.info(
+            "starting from %s (sha256 %s..., %d earlier piece(s) of training)",
+            parent.name, parent.sha256[:12], len(parent.pieces),
+        )  # fmt: skip
+    return RunState(), None
 
 
 def _lineage_start(
@@ -587,115 +501,3 @@ def _lineage_start(
     if parent is not None:
         return parent.pieces, parent.sha256
     return [], None
-
-
-def _resolve_configs(
-    model_config: ModelConfig | None,
-    train_config: TrainConfig | None,
-    preset: str | None,
-    overrides: dict[str, Any],
-    last: ckpt.Checkpoint | None,
-    parent: lineage.Parent | None = None,
-) -> tuple[ModelConfig, TrainConfig]:
-    """The run's configuration: given > preset > the resumed run's own > the parent's (``init``)
-    > defaults, then overrides. A resume or an ``init`` whose model config or tokenizer differs
-    from the run's or the parent's is refused, naming the field."""
-    if last is not None:
-        saved_train = TrainConfig(**(last.train_config or {}))
-        defaults = (last.model_config, saved_train)
-    elif parent is not None and not preset:
-        defaults = (parent.checkpoint.model_config, parent.train_config())
-    elif preset:
-        defaults = load_config(preset=preset)
-    else:
-        defaults = (ModelConfig(), TrainConfig())
-    model_config = model_config or defaults[0]
-    train_config = train_config or defaults[1]
-    if overrides:
-        try:
-            train_config = TrainConfig(**{**asdict(train_config), **overrides})
-        except TypeError as err:
-            raise ConfigError(f"unknown training option: {err}") from err
-    if last is not None:
-        lineage.check_same_network(
-            model_config, last.model_config, f"resume {last.path.parent}", "the run",
-            "resume with the run's config or start a new run",
-        )  # fmt: skip
-        if train_config.tokenizer != last.tokenizer.kind:
-            raise ConfigError(
-                f"cannot resume {last.path.parent}: train.tokenizer is {train_config.tokenizer!r} "
-                f"here but {last.tokenizer.kind!r} in the run"
-            )
-    elif parent is not None:
-        parent.check_network(model_config)
-        parent.check_tokenizer(train_config.tokenizer)
-    return model_config, train_config
-
-
-def _prepare_data(data: Any, cfg: TrainConfig, tokenizer: Tokenizer | None) -> PreparedData:
-    """The training molecules, prepared with the resumed run's tokenizer or ``cfg.tokenizer``."""
-    from molvae import datasets
-
-    tok: Any = tokenizer or cfg.tokenizer
-    opts = {"max_len": cfg.max_len, "n_jobs": cfg.num_workers or (torch.get_num_threads() or 1)}
-    if isinstance(data, PreparedData):
-        if tokenizer is not None and data.tokenizer != tokenizer:
-            raise ConfigError(
-                "data was prepared with a different tokenizer than the run being resumed"
-            )
-        prepared = data
-    elif data is not None:
-        prepared = prepare(data, tok, max_len=cfg.max_len)
-    elif not cfg.data:
-        raise ConfigError(
-            "no training data: set train.data (a file or e.g. 'moses:train') or pass data="
-        )
-    elif cfg.limit:
-        # A seeded random sample, not the first rows: files such as MOSES's are ordered, and their
-        # first rows are not representative (a model trained on them generalises far worse).
-        smiles = read_smiles(datasets.resolve(cfg.data), column=cfg.column or None)
-        if cfg.limit < len(smiles):
-            smiles = smiles.sample(n=cfg.limit, random_state=cfg.seed).sort_index()
-        prepared = prepare(smiles, tok, **opts)
-    else:
-        prepared = prepare_file(datasets.resolve(cfg.data), tok, column=cfg.column or None, **opts)
-    if len(prepared) < 2:
-        raise DataError(
-            f"need at least 2 molecules to train (train + validation), got {len(prepared)}"
-        )
-    return prepared
-
-
-def _log_epoch(row: dict[str, Any], latent_dim: int) -> None:
-    logger.info(
-        "epoch %d: recon %.3f kl %.3f beta %.3f | val recon %.3f kl %.3f tok_acc %.3f active %d/%d "
-        "exact %.1f%% prior-valid %.1f%% | %.0f mol/s",
-        row["epoch"],
-        row["train_recon"],
-        row["train_kl"],
-        row["beta"],
-        row["val_recon"],
-        row["val_kl"],
-        row["token_acc"],
-        row["active_units"],
-        latent_dim,
-        100 * row["recon_exact"],
-        100 * row["prior_valid"],
-        row["molecules_per_s"],
-    )
-    if "val_fcd" in row:
-        logger.info(
-            "epoch %d prior samples: FCD/val %.2f, MOSES filters %.1f%%, unique %.1f%%",
-            row["epoch"],
-            row["val_fcd"],
-            100 * row["prior_filters"],
-            100 * row["prior_unique"],
-        )
-    if collapsed(row["val_kl"], row["active_units"], latent_dim):
-        logger.warning(
-            "posterior collapse: validation KL %.3f nats, %d of %d latent units active; the decoder "
-            "is ignoring z (try free_bits, a slower kl warm-up or word_dropout)",
-            row["val_kl"],
-            row["active_units"],
-            latent_dim,
-        )

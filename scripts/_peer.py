@@ -1,7 +1,8 @@
-"""Run MOSES 0.3.1's VAE benchmark (the peer, ``../shared/peers/moses_vae_bench.py``) in its own
-Python environment and return its JSON, so that ``bench_train.py``/``bench_sample.py`` time the
-peer and molvae in one invocation on the same machine. molvae never imports MOSES: the peer runs
-as a subprocess of the interpreter given with ``--peer`` (a venv made by ``../shared/peers/setup.sh``).
+"""Run a MOSES 0.3.1 VAE benchmark script (``--peer-script``: it trains or samples MOSES's VAE and
+writes its timings as JSON to ``--out``) in its own Python environment (``--peer``: an
+interpreter with ``molsets==0.3.1`` installed) and return its JSON, so that
+``bench_train.py``/``bench_sample.py`` time MOSES and molvae in one invocation on the same machine.
+molvae never imports MOSES: it runs as a subprocess.
 """
 
 from __future__ import annotations
@@ -11,17 +12,17 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-DEFAULT_SCRIPT = Path(__file__).resolve().parents[2] / "shared" / "peers" / "moses_vae_bench.py"
-
 
 def add_arguments(ap) -> None:
     ap.add_argument(
         "--peer",
         metavar="PYTHON",
         default=None,
-        help="also time MOSES's VAE with this interpreter (e.g. /tmp/moses-peer/bin/python)",
+        help="also time MOSES's VAE with this interpreter (one with molsets==0.3.1 installed)",
     )
-    ap.add_argument("--peer-script", default=str(DEFAULT_SCRIPT), help="moses_vae_bench.py")
+    ap.add_argument(
+        "--peer-script", default=None, help="the MOSES VAE benchmark script (needed with --peer)"
+    )
 
 
 def run(python: str, script: str, *args: str) -> dict:
@@ -31,9 +32,11 @@ def run(python: str, script: str, *args: str) -> dict:
         FileNotFoundError: the interpreter or the script does not exist.
         RuntimeError: the peer failed (its last output lines are quoted).
     """
+    if not script:
+        raise FileNotFoundError("peer: --peer needs --peer-script (the MOSES VAE benchmark script)")
     for p in (python, script):
         if not Path(p).exists():
-            raise FileNotFoundError(f"peer: {p} does not exist (see ../shared/peers/README.md)")
+            raise FileNotFoundError(f"peer: {p} does not exist")
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "peer.json"
         proc = subprocess.run(

@@ -2,14 +2,14 @@
 memory, and ``mv.score`` throughput.
 
     python scripts/bench_metrics.py --sizes 10000 --cold                 # fresh install, empty cache
-    python scripts/bench_metrics.py --sizes 10000,30000 --moses /tmp/moses-peer/bin/python
+    python scripts/bench_metrics.py --sizes 10000,30000 --moses PYTHON --moses-script SCRIPT
 
 Samples are ``n`` random MOSES test molecules (seed 0), written to one file that every run reads.
 ``--cold`` points ``MOLVAE_CACHE`` at a fresh, empty folder and times the first ``molvae evaluate``
 of the file as a new user runs it (a separate process: import, shipped reference statistics,
-fingerprints computed on first use). ``--moses PYTHON`` (the interpreter of the peer venv that
-``bash ../shared/peers/setup.sh /tmp/moses-peer`` builds) also runs MOSES's ``get_all_metrics``
-through ``../shared/peers/moses_metrics.py`` on the same file, interleaved with warm molvae runs
+fingerprints computed on first use). ``--moses PYTHON`` (an interpreter with ``molsets==0.3.1``)
+also runs MOSES's ``get_all_metrics`` through ``--moses-script`` (a script that scores a SMILES
+file with it and prints JSON) on the same file, interleaved with warm molvae runs
 (molvae, MOSES, molvae), and prints the largest difference between their values. Every timed run is
 a separate process, so its peak RSS is its own. Targets (2 cores): cold 10k <= 90 s; warm >= 3x
 faster than MOSES; 30k peak RSS <= 4 GB.
@@ -54,9 +54,11 @@ def main() -> None:
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--cold", action="store_true", help="first run with a fresh, empty cache")
     ap.add_argument("--moses", help="python of the MOSES peer venv: run get_all_metrics beside")
-    ap.add_argument("--peers", default=str(ROOT.parent / "shared" / "peers"))
+    ap.add_argument("--moses-script", help="with --moses: the script that runs get_all_metrics")
     ap.add_argument("--score-n", type=int, default=0, help="also time mv.score on N molecules")
     args = ap.parse_args()
+    if args.moses and not args.moses_script:
+        ap.error("--moses needs --moses-script")
 
     import molvae as mv
 
@@ -78,7 +80,7 @@ def main() -> None:
         runs.append(molvae_run(path, ours, args.jobs, env))
         if args.moses:
             theirs = work / f"moses{n}.json"
-            cmd = [args.moses, str(Path(args.peers) / "moses_metrics.py"), str(path)]
+            cmd = [args.moses, str(args.moses_script), str(path)]
             cmd += ["--n-jobs", str(args.jobs), "--out", str(theirs)]
             row["moses_s"], row["moses_rss_mib"] = timed(cmd, env)
             runs.append(molvae_run(path, ours, args.jobs, env))

@@ -2,7 +2,7 @@
 
     python scripts/bench_sample.py --model moses-smiles --precision fp32,bf16   # a trained model
     python scripts/bench_sample.py --preset moses --sizes 2000 --max-len 100 \
-        --precision fp32,bf16 --peer /tmp/moses-peer/bin/python --rounds 2       # vs MOSES VAE
+        --precision fp32,bf16 --peer PYTHON --peer-script SCRIPT --rounds 2       # vs MOSES VAE
 
 Samples stream through ``Generator.iter_samples`` exactly as ``molvae sample -o`` does (decoding,
 SMILES decoding, RDKit validity and canonicalisation included), so memory stays flat. Without

@@ -4,14 +4,14 @@
     python scripts/bench_train.py --preset small --amp none,bf16
     python scripts/bench_train.py --device cuda --amp none,bf16 # on a GPU
     python scripts/bench_train.py --preset moses --amp none,bf16 --steps 10 \
-        --peer /tmp/moses-peer/bin/python --rounds 2            # beside MOSES's VAE
+        --peer PYTHON --peer-script SCRIPT --rounds 2            # beside MOSES's VAE
 
 The steps are the same ``train_step`` that ``mv.fit`` runs (forward, ELBO, backward, clipping,
 AdamW) on length-bucketed batches of the MOSES train set. Prints one JSON line per setting and a
 table; peak RSS is the process's, GPU memory is ``torch.cuda.max_memory_allocated``.
 
 With ``--peer``, MOSES 0.3.1's VAE (its default config and batch of 512, the size of the ``moses``
-preset; ``../shared/peers/moses_vae_bench.py``) trains ``--peer-batches`` batches of MOSES train in
+preset; ``--peer-script``) trains ``--peer-batches`` batches of MOSES train in
 the same invocation, rounds interleaved with ours, and the ratio of molecules/s is printed.
 """
 

@@ -1,4 +1,4 @@
-"""Pack RDKit, selfies, fcd and cmaes for the GPU machine (Python 3.12, no network) into
+"""Pack RDKit, selfies, fcd, cmaes and tomli-w for the GPU machine (Python 3.12, no network) into
 ``.whl/site.tar.xz``, small enough that it and the repository fit the 64 MiB a device call sends.
 
     python scripts/gpu_pack.py            # or: bash scripts/gpu_train.sh --pack
@@ -25,7 +25,7 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("rdkit==2026.9.1", "selfies==2.2.0", "fcd==1.2.2", "cmaes==0.13.1")
+PACKAGES = ("rdkit==2026.9.1", "selfies==2.2.0", "fcd==1.2.2", "cmaes==0.13.1", "tomli-w==1.2.0")
 PLATFORMS = ("manylinux_2_28_x86_64", "manylinux_2_17_x86_64", "manylinux2014_x86_64")
 KEEP_MODULES = {
     "rdkit/rdBase.so", "rdkit/DataStructs/cDataStructs.so", "rdkit/ForceField/rdForceField.so",
@@ -45,7 +45,7 @@ from rdkit.Chem import AllChem, BRICS, QED, Crippen, Descriptors, rdFingerprintG
 from rdkit.Chem.FilterCatalog import FilterCatalog, FilterCatalogParams
 from rdkit.Chem.Scaffolds import MurckoScaffold
 sys.path.append(os.path.join(RDConfig.RDContribDir, "SA_Score"))
-import sascorer, selfies, cmaes
+import sascorer, selfies, cmaes, tomli_w
 m = Chem.MolFromSmiles("CC(=O)Nc1ccc(O)cc1")
 fp = rdFingerprintGenerator.GetMorganGenerator(radius=2, fpSize=1024).GetFingerprint(m)
 p = FilterCatalogParams(); p.AddCatalog(FilterCatalogParams.FilterCatalogs.PAINS)

@@ -146,7 +146,7 @@ def watch(run_dir: Path, work: Path, out: Path, every: float) -> None:
 def check(args: argparse.Namespace, run: Run) -> None:
     t0 = time.time()
     missing = []
-    for name in ("rdkit", "selfies", "fcd", "numpy", "pandas", "scipy", "tqdm", "torch"):
+    for name in ("rdkit", "selfies", "fcd", "tomli_w", "numpy", "pandas", "scipy", "tqdm", "torch"):
         try:
             __import__(name)
         except ImportError:

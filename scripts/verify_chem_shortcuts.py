@@ -23,7 +23,7 @@ def check(chunk: list[str]) -> list[int]:
 
     from molvae import chem
 
-    charged, disallowed = chem._atom_queries()
+    charged, disallowed = chem.atom_queries()
     n = bad_qed = bad_filters = bad_atoms = 0
     with rdBase.BlockLogs():
         for s in chunk:
@@ -33,8 +33,8 @@ def check(chunk: list[str]) -> list[int]:
             n += 1
             bad_qed += chem.qed(m, logp=Crippen.MolLogP(m)) != QED.qed(m)
             h = Chem.AddHs(m)
-            screened = chem._matches_moses_pattern(h, screen=True)
-            bad_filters += screened != chem._matches_moses_pattern(h, screen=False)
+            screened = chem.matches_moses_pattern(h, screen=True)
+            bad_filters += screened != chem.matches_moses_pattern(h, screen=False)
             loop_charged = any(a.GetFormalCharge() != 0 for a in m.GetAtoms())
             loop_atoms = any(a.GetSymbol() not in chem.MOSES_ALLOWED_ATOMS for a in m.GetAtoms())
             bad_atoms += (m.HasSubstructMatch(charged) != loop_charged) or (

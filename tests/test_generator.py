@@ -77,7 +77,7 @@ def test_interrupted_sample_to_csv_leaves_no_file(run_dir, tmp_path, monkeypatch
     import multiprocessing as mp
 
     gen = mv.load(run_dir)
-    decode, calls = gen._decode_ids, []
+    decode, calls = gen.decode_ids, []
 
     def decode_then_interrupt(*args, **kwargs):
         calls.append(1)
@@ -85,7 +85,7 @@ def test_interrupted_sample_to_csv_leaves_no_file(run_dir, tmp_path, monkeypatch
             raise KeyboardInterrupt
         return decode(*args, **kwargs)
 
-    monkeypatch.setattr(gen, "_decode_ids", decode_then_interrupt)
+    monkeypatch.setattr(gen, "decode_ids", decode_then_interrupt)
     out = tmp_path / "samples.csv"
     with pytest.raises(KeyboardInterrupt):
         gen.sample_to_csv(out, 1000, seed=0, batch_size=100, n_jobs=n_jobs)
@@ -181,7 +181,8 @@ def test_reconstruct_equals_decoding_the_encoding(moses_sample):
     assert 0 < rec.match[ok].mean() < 1  # both kinds of rows are exercised
     assert rec.reason.tolist()[32:34] == ["not_a_string", "unparseable"]
     # n_decodes > 1: z ~ q(z|x) drawn per input in input order, the most frequent decoding kept
-    mu, logvar, _ = gen._encode_rows(values)
+    post = gen.posteriors(values)
+    mu, logvar = post.mu, post.logvar
     rec3 = gen.reconstruct(values, n_decodes=3, seed=4)
     rows = np.flatnonzero(ok)
     eps = np.random.default_rng(4).standard_normal((len(rows), 3, gen.latent_dim))

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import molvae as mv
-from molvae.metrics import features, reference, shipped
+from molvae.metrics import features, reference, shipped, store
 
 
 @pytest.fixture(scope="module")
@@ -48,8 +48,8 @@ def test_shipped_statistics_match_fresh_ones_on_a_subset(test_set):
 
 def test_shipped_format_round_trips_exactly(tmp_path, moses_sample):
     fresh = reference.compute_stats(moses_sample[:120], 1, "cpu", False, "t")
-    shipped.save(fresh, tmp_path / "x.npz.xz", with_properties=True)
-    back = shipped.read(tmp_path / "x.npz.xz")
+    store.save(fresh, tmp_path / "x.npz.xz", with_properties=True)
+    back = store.read(tmp_path / "x.npz.xz")
     assert back.n == fresh.n and back.frags == fresh.frags and back.scafs == fresh.scafs
     assert np.array_equal(back.fcd_mu, fresh.fcd_mu)
     assert np.array_equal(back.fcd_sigma, fresh.fcd_sigma)

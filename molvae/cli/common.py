@@ -10,8 +10,14 @@ from typing import Any
 
 
 def add_model_args(p: argparse.ArgumentParser) -> None:
+    """The one way a command takes a model: an optional first argument (a run directory, a
+    checkpoint file or a bundled name; the bundled default model when left out) and --device."""
     p.add_argument(
-        "model", help="run directory, checkpoint file, or bundled model name (see molvae models)"
+        "model",
+        nargs="?",
+        default=None,
+        help="run directory, checkpoint file, or bundled model name (see molvae models; "
+        "default: the bundled default model)",
     )
     p.add_argument("--device", default=None, help="cpu, cuda, ... (default: cuda if available)")
 
@@ -29,10 +35,11 @@ def model_or_default(model: str | None) -> str:
     return name
 
 
-def load_generator(model: str, device: str | None) -> Any:
+def load_generator(model: str | None, device: str | None, precision: str = "fp32") -> Any:
+    """The command's model (:func:`model_or_default`) as a Generator."""
     from molvae.generator import load
 
-    return load(model, device=device)
+    return load(model_or_default(model), device=device, precision=precision)
 
 
 def read_input(path: str, column: str | None = None) -> list:

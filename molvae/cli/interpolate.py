@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from molvae.cli.common import add_model_args, load_generator, output, write_csv
+from molvae.constants import DECODE_METHODS
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -14,7 +15,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("b", help="end SMILES")
     p.add_argument("--steps", type=int, default=10)
     p.add_argument("--method", choices=["linear", "slerp"], default="linear")
-    p.add_argument("--decode", choices=["greedy", "multinomial"], default="greedy")
+    p.add_argument("--decode", choices=list(DECODE_METHODS), default="greedy")
     p.add_argument("--drop-duplicates", action="store_true", help="drop consecutive repeats")
     p.add_argument("-o", "--out", required=True, help="output CSV")
     p.add_argument("--png", help="also draw the path as a strip (PNG or SVG)")

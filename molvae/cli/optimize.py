@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from molvae.cli.common import model_or_default, output, positive_int, write_csv
+from molvae.cli.common import add_model_args, load_generator, output, positive_int, write_csv
+from molvae.constants import SEARCH_METHODS
 
 
 def _range(text: str) -> tuple[str, tuple[float | None, float | None]]:
@@ -29,7 +30,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "objective calls. MODEL: run directory, checkpoint or bundled name (default: the "
         "bundled default model).",
     )
-    p.add_argument("model", nargs="?", default=None, help="run directory, checkpoint or name")
+    add_model_args(p)
     p.add_argument("--objective", required=True, help="e.g. qed, penalized_logp, 'qed-0.1*sa'")
     p.add_argument("--start", default=None, help="SMILES to start from")
     p.add_argument(
@@ -45,7 +46,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="property range a result must satisfy (repeatable), e.g. mw=200:450",
     )
     p.add_argument("--filters", action="store_true", help="results must pass the MOSES filters")
-    p.add_argument("--method", choices=["cmaes", "gradient", "random"], default="cmaes")
+    p.add_argument("--method", choices=list(SEARCH_METHODS), default="cmaes")
     p.add_argument("--budget", type=positive_int, default=2000, help="objective calls")
     p.add_argument("-n", type=positive_int, default=50, help="best molecules to write")
     p.add_argument(
@@ -55,7 +56,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="initial step: prior std units (default 0.5), or with --start its posterior stds (1.0)",
     )
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default=None, help="cpu, cuda, ... (default: cuda if available)")
     p.add_argument("-o", "--out", required=True, help="output CSV")
     p.add_argument("--png", help="also draw the best molecules as a grid")
     p.add_argument("--no-progress", action="store_true")
@@ -63,12 +63,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from molvae.generator import load
     from molvae.optimize import parse_objective
 
     parse_objective(args.objective)  # a bad expression fails before the model loads
     out, png = output(args.out), output(args.png)
-    gen = load(model_or_default(args.model), device=args.device)
+    gen = load_generator(args.model, args.device)
     df = gen.optimize(
         args.objective,
         n=args.n,

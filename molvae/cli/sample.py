@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import math
 
-from molvae.cli.common import model_or_default, output, positive_int
+from molvae.cli.common import add_model_args, load_generator, output, positive_int
+from molvae.constants import DECODE_METHODS, PRECISION_NAMES, Z_SOURCES
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -16,12 +17,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "best.pt), a checkpoint file, or a bundled model name (molvae models); without MODEL, "
         "the default bundled SMILES model. Writes smiles, valid, canonical, nll.",
     )
-    p.add_argument(
-        "model",
-        nargs="?",
-        default=None,
-        help="run directory, checkpoint file or bundled model name (default: the bundled default)",
-    )
+    add_model_args(p)
     p.add_argument("-n", type=positive_int, required=True, help="number of molecules")
     p.add_argument(
         "--temperature", type=float, default=1.0, help="softmax temperature, >= 0.001 (default 1)"
@@ -29,10 +25,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--batch-size", type=positive_int, default=1000)
     p.add_argument("--max-len", type=positive_int, default=None, help="most tokens per molecule")
-    p.add_argument("--method", choices=["multinomial", "greedy"], default="multinomial")
+    p.add_argument("--method", choices=list(DECODE_METHODS), default="multinomial")
     p.add_argument(
         "--prior",
-        choices=["auto", "standard", "learned"],
+        choices=list(Z_SOURCES),
         default="auto",
         help="where z comes from: the model's learned prior (auto: when it has one) or N(0, I)",
     )
@@ -43,10 +39,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="widen (> 1) or narrow (< 1) the learned prior's components instead of the spread "
         "stored with the model (SELFIES models: 0.75 with --method greedy, docs/recipe.md)",
     )
-    p.add_argument("--device", default=None, help="cpu, cuda, ... (default: cuda if available)")
     p.add_argument(
         "--precision",
-        choices=["fp32", "bf16"],
+        choices=list(PRECISION_NAMES),
         default="fp32",
         help="decoding precision (bf16: faster on CPUs with AVX512-BF16 and on GPUs)",
     )
@@ -56,6 +51,24 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         default=None,
         help="RDKit worker processes beside decoding (default: 0 on CPU, up to 8 on a GPU)",
     )
+    p.add_argument(
+        "--valid-only",
+        action="store_true",
+        help="keep drawing until N valid molecules are written (the draws are reported; "
+        "model cards and MOSES figures use raw samples)",
+    )
+    p.add_argument(
+        "--unique",
+        action="store_true",
+        help="keep only the first of repeated molecules (implies --valid-only)",
+    )
+    p.add_argument(
+        "--max-draws",
+        type=positive_int,
+        default=None,
+        help="with --valid-only/--unique: stop with an error after this many molecules decoded "
+        "(default: max(10,000, 20 x N))",
+    )
     p.add_argument("-o", "--out", required=True, help="output CSV")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(run=run)
@@ -63,14 +76,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from molvae import distributed
+    from molvae.codec import check_decoding_args
     from molvae.device import inference_device
-    from molvae.generator import check_decoding_args, load
 
     check_decoding_args(args.temperature, args.method, args.max_len, args.batch_size)
     output(args.out)
     world = distributed.World.from_env()  # under torchrun: one shard per process, then merged
     device = world.device(inference_device(args.device))
-    gen = load(model_or_default(args.model), device=device, precision=args.precision)
+    gen = load_generator(args.model, device, args.precision)
     gen.prior_in_use(args.prior)  # a model without a learned prior fails before any file is made
     if args.prior_spread is not None:
         if gen.prior_in_use(args.prior) != "learned":
@@ -87,6 +100,10 @@ def run(args: argparse.Namespace) -> int:
         prior=args.prior,
         n_jobs=args.jobs,
     )
+    filtered = args.valid_only or args.unique
+    if filtered and world.active:
+        raise ValueError("--valid-only/--unique are not available under torchrun yet: sample raw "
+                         "molecules there, or run one process")  # fmt: skip
     if world.active:
         world.init(device)
         try:
@@ -94,7 +111,12 @@ def run(args: argparse.Namespace) -> int:
         finally:
             world.close()
     else:
-        stats = gen.sample_to_csv(args.out, args.n, seed=args.seed, **options)
-    if world.main:
+        stats = gen.sample_to_csv(args.out, args.n, seed=args.seed, valid_only=args.valid_only,
+                                  unique=args.unique, max_draws=args.max_draws, **options)  # fmt: skip
+    if world.main and filtered:
+        kept = "unique valid" if args.unique else "valid"
+        print(f"wrote {stats['n']:,} {kept} molecules to {args.out} from {stats['draws']:,} "
+              f"draws ({stats['valid']:.1%} of the draws valid)")  # fmt: skip
+    elif world.main:
         print(f"wrote {stats['n']:,} molecules to {args.out} ({stats['valid']:.1%} valid)")
     return 0

@@ -22,6 +22,7 @@ from molvae.data.prepare import (
     PrepareReport,
     prepare,
 )
+from molvae.data.training import training_data
 
 __all__ = [
     "DEFAULT_MAX_LEN",
@@ -38,6 +39,7 @@ __all__ = [
     "padding_fraction",
     "prepare",
     "prepare_file",
+    "training_data",
     "read_raw",
     "read_samples",
     "read_smiles",

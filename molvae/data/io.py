@@ -19,6 +19,7 @@ from typing import Any
 import pandas as pd
 
 from molvae.exceptions import DataError
+from molvae.files import file_sha256  # noqa: F401  (re-exported by molvae.data)
 
 SMILES_COLUMN_NAMES = ("smiles", "smi", "canonical_smiles", "smiles_string", "mol")
 
@@ -178,12 +179,3 @@ def read_samples(path: str | os.PathLike, column: str = "smiles") -> list[Any]:
                 return read_smiles(raw).tolist()  # e.g. a "SMILES" column
         return read_smiles(raw, column=column).tolist()
     return first_fields(text_lines(raw))
-
-
-def file_sha256(path: str | os.PathLike) -> str:
-    """sha256 of a file's bytes as stored."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()

@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from molvae import reasons
+from molvae.chem import canonical_forms
 from molvae.data.batching import pad_batch
 from molvae.exceptions import DataError, TokenizerError
 from molvae.parallel import chunked, map_chunks
@@ -172,23 +173,6 @@ class PreparedData:
 
 
 # ---- the stages -----------------------------------------------------------------------------------
-def _chem_chunk(args: tuple[list[Any], bool, bool]) -> list[tuple[str | None, str | None]]:
-    """Worker: (clean smiles or None, drop reason or None) per input (whitespace around it
-    stripped): canonical (of the largest fragment with ``keep_largest``) or as given."""
-    from molvae.chem import canonical_pair, parse
-
-    values, canonicalize, keep_largest = args
-    out: list[tuple[str | None, str | None]] = []
-    for v in values:
-        v = v.strip() if isinstance(v, str) else v
-        if canonicalize or keep_largest:
-            out.append(canonical_pair(v, keep_largest))
-        else:
-            mol, reason = parse(v)
-            out.append((None, reason) if mol is None else (v, None))
-    return out
-
-
 def _token_chunk(args: tuple[str, list[str]]) -> list[tuple[str | None, str | None]]:
     """Worker: (tokens joined by spaces or None, drop reason or None) per molecule."""
     kind, values = args
@@ -208,19 +192,19 @@ def stage_chemistry(
     report: PrepareReport,
     n_jobs: int,
     progress: bool,
-    chunk_size: int = 20_000,
 ) -> list[str]:
-    """RDKit parsing (and canonical form) of every row, in worker processes."""
-    chunks = [(c, opts.canonicalize, opts.largest_fragment) for c in chunked(values, chunk_size)]
-    results = [
-        r for part in map_chunks(_chem_chunk, chunks, n_jobs, progress, "rdkit") for r in part
-    ]
+    """RDKit parsing of every row (whitespace around it stripped) with the one canonicaliser
+    (``molvae.chem.canonical_forms``), in worker processes: its canonical form (of the largest
+    fragment with ``largest_fragment``), or the row as given when ``canonicalize`` is off."""
+    values = [v.strip() if isinstance(v, str) else v for v in values]
+    canon, why = canonical_forms(values, n_jobs, opts.largest_fragment, progress, "rdkit")
+    keep_canonical = opts.canonicalize or opts.largest_fragment
     clean = []
-    for v, (c, reason) in zip(values, results):
+    for v, c, reason in zip(values, canon, why):
         if reason is not None:
             report.drop(reason, v)
         else:
-            clean.append(c)
+            clean.append(c if keep_canonical else v)
     return clean
 
 
@@ -341,7 +325,7 @@ def prepare(
     opts = options or PrepareOptions(max_len, canonicalize, dedupe, largest_fragment)
     report = PrepareReport(read=len(values))
 
-    clean = stage_chemistry(values, opts, report, n_jobs, progress, chunk_size)
+    clean = stage_chemistry(values, opts, report, n_jobs, progress)
     if opts.dedupe:
         clean = stage_dedupe(clean, report)
     clean, tokens = stage_tokenize(clean, kind, opts, report, n_jobs, progress, chunk_size)

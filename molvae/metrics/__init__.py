@@ -44,7 +44,7 @@ from typing import Any
 import numpy as np
 
 from molvae.metrics.fcd import fcd_moments, frechet
-from molvae.metrics.features import PROPERTY_KEYS, SetStats, canonical_chunk, set_stats
+from molvae.metrics.features import PROPERTY_KEYS, SetStats, set_stats
 from molvae.metrics.reference import MOSES_SETS, REFERENCE_NAMES, reference_sets, reference_stats
 from molvae.metrics.similarity import (
     cosine_similarity_counts,
@@ -112,21 +112,16 @@ def evaluate(
     Raises:
         ValueError: an unknown reference name (lists the known ones).
     """
-    from molvae.chem import smiles_list
-    from molvae.parallel import chunked, map_chunks
+    from molvae.chem import canonical_forms, smiles_list
 
     t0 = time.perf_counter()
     refs = reference_sets(reference)
     values = smiles_list(gen)
     keys = metric_keys(list(refs), ks)
     result: dict[str, float | None] = dict.fromkeys(keys)
-    parsed = [
-        r
-        for part in map_chunks(canonical_chunk, chunked(values, 5000), n_jobs, progress, "parse")
-        for r in part
-    ]
-    reasons = Counter(reason for _, reason in parsed if reason is not None)
-    valid = [c for c, _ in parsed if c is not None]
+    forms, why = canonical_forms(values, n_jobs, progress=progress, desc="parse")
+    reasons = Counter(reason for reason in why if reason is not None)
+    valid = [c for c in forms if c is not None]
     counts: dict[str, Any] = {
         "samples": len(values),
         "valid": len(valid),
@@ -283,9 +278,9 @@ def quick_signal(
     samples to ``reference_moments``, from :func:`reference_moments`; NaN with fewer than 2
     valid samples). Biased upwards at small sizes: compare runs at the same sample count.
     """
-    from molvae.chem import passes_moses_filters, to_mol
+    from molvae.chem import canonical_forms, passes_moses_filters, to_mol
 
-    canon = [c for c, _ in canonical_chunk(list(samples))]
+    canon = canonical_forms(list(samples), 1)[0]
     valid = [c for c in canon if c is not None]
     result = {
         "valid": len(valid) / max(len(canon), 1),
@@ -303,5 +298,7 @@ def quick_signal(
 
 def reference_moments(smiles: Sequence[str], device: str = "cpu") -> tuple[np.ndarray, np.ndarray]:
     """ChemNet moments of a reference set (e.g. the validation molecules) for :func:`quick_signal`."""
-    canon = [c for c, _ in canonical_chunk(list(smiles)) if c is not None]
+    from molvae.chem import canonical_forms
+
+    canon = [c for c in canonical_forms(list(smiles), 1)[0] if c is not None]
     return fcd_moments(canon, device)

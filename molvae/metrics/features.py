@@ -4,11 +4,16 @@ properties, with MOSES 0.3.1's definitions."""
 
 from __future__ import annotations
 
+import logging
+import time
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
+logger = logging.getLogger(__name__)
 
 FP_BITS = 1024
 PROPERTY_KEYS = ("logP", "SA", "QED", "weight")
@@ -55,40 +60,6 @@ def features_chunk(args: tuple[list[str], bool]) -> list[tuple[Any, ...]]:
                     Descriptors.MolWt(mol),
                 )
             )
-    return out
-
-
-def fingerprint_chunk(smiles: list[str]) -> list[np.ndarray]:
-    """Packed Morgan fingerprints (radius 2, 1024 bits, as MOSES) of the valid molecules of
-    ``smiles`` (invalid ones are skipped)."""
-    from rdkit import rdBase
-    from rdkit.Chem import rdFingerprintGenerator
-
-    from molvae.chem import to_mol
-
-    gen = rdFingerprintGenerator.GetMorganGenerator(radius=2, fpSize=FP_BITS)
-    out = []
-    with rdBase.BlockLogs():
-        for s in smiles:
-            mol = to_mol(s)
-            if mol is not None:
-                out.append(np.packbits(gen.GetFingerprintAsNumPy(mol).astype(np.uint8)))
-    return out
-
-
-def canonical_chunk(values: list[Any]) -> list[tuple[str | None, str | None]]:
-    """(canonical SMILES, None) or (None, reason) per sample. A molecule whose canonical SMILES
-    RDKit cannot read back (rare: 1 in 10,000 samples of a weak model) counts as ``unparseable``:
-    every metric after ``valid`` works from the canonical SMILES."""
-    from molvae import reasons
-    from molvae.chem import canonical_pair, to_mol
-
-    out: list[tuple[str | None, str | None]] = []
-    for v in values:
-        c, reason = canonical_pair(v)
-        out.append(
-            (None, reasons.UNPARSEABLE) if c is not None and to_mol(c) is None else (c, reason)
-        )
     return out
 
 
@@ -141,3 +112,27 @@ def set_stats(
             for i, k in enumerate(PROPERTY_KEYS)
         },
     )
+
+
+def compute_stats(
+    smiles: Sequence[Any], n_jobs: int, device: str, progress: bool, name: str
+) -> SetStats:
+    """All statistics of a reference set from its molecules (valid ones, canonicalised)."""
+    from molvae.chem import canonical_forms
+    from molvae.metrics.fcd import fcd_moments
+
+    t0 = time.perf_counter()
+    forms, _ = canonical_forms(list(smiles), n_jobs, progress=progress, desc=f"{name}: parse")
+    canon = [c for c in forms if c is not None]
+    if not canon:
+        raise ValueError(f"reference set {name!r} holds no valid molecule")
+    # Filters is a metric of the generated set only: skip the costly filter matching here.
+    stats = set_stats(canon, n_jobs, progress, f"{name}: features", filters=False)
+    stats.fcd_mu, stats.fcd_sigma = fcd_moments(canon, device)
+    logger.info(
+        "reference %s: statistics of %d molecules in %.0f s",
+        name,
+        len(canon),
+        time.perf_counter() - t0,
+    )
+    return stats

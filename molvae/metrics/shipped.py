@@ -17,93 +17,21 @@ from __future__ import annotations
 
 import json
 import logging
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from molvae.data.io import file_sha256
-from molvae.files import atomic_write
-from molvae.metrics.features import PROPERTY_KEYS, SetStats
+from molvae.files import atomic_write, file_sha256
+from molvae.metrics.features import SetStats
+from molvae.metrics.store import FORMAT_VERSION, read, save
 
 logger = logging.getLogger(__name__)
 
-FORMAT_VERSION = 2  # 2: xz-compressed, with fingerprints
 MANIFEST = "manifest.json"
 
 
 def data_dir() -> Path:
     """Folder of the shipped statistics (``molvae/metrics/reference_data``)."""
     return Path(__file__).resolve().parent / "reference_data"
-
-
-def _strings(buf: np.ndarray) -> list[str]:
-    text = buf.tobytes().decode()
-    return text.split("\n") if text else []
-
-
-def _counter_arrays(counts: Counter, prefix: str) -> dict[str, np.ndarray]:
-    keys = sorted(counts)
-    return {
-        f"{prefix}_keys": np.frombuffer("\n".join(keys).encode(), dtype=np.uint8),
-        f"{prefix}_counts": np.array([counts[k] for k in keys], dtype=np.int64),
-    }
-
-
-def save(stats: SetStats, path: Path, with_properties: bool) -> None:
-    """Write ``stats`` to ``path`` (an xz-compressed npz).
-
-    The covariance is symmetric: only its upper triangle is stored. Property values are stored
-    sorted (the Wasserstein distance does not depend on order), fingerprints sorted and distinct
-    (SNN takes a max over them).
-    """
-    import io
-    import lzma
-
-    iu = np.triu_indices(len(stats.fcd_mu))
-    arrays: dict[str, np.ndarray] = {
-        "format_version": np.array(FORMAT_VERSION),
-        "n": np.array(stats.n),
-        "fcd_mu": np.asarray(stats.fcd_mu, dtype=np.float64),
-        "fcd_sigma_triu": np.asarray(stats.fcd_sigma, dtype=np.float64)[iu],
-        **_counter_arrays(stats.frags, "frags"),
-        **_counter_arrays(stats.scafs, "scafs"),
-        "fps": np.unique(np.asarray(stats.fps, dtype=np.uint8), axis=0),
-    }
-    if with_properties:
-        for k in PROPERTY_KEYS:
-            arrays[f"prop_{k}"] = np.sort(np.asarray(stats.props[k], dtype=np.float64))
-    buf = io.BytesIO()
-    np.savez(buf, **arrays)
-    with atomic_write(path, "wb") as f:
-        f.write(lzma.compress(buf.getvalue(), preset=9 | lzma.PRESET_EXTREME))
-
-
-def read(path: Path) -> SetStats:
-    """A shipped file as :class:`SetStats`."""
-    import io
-    import lzma
-
-    with np.load(io.BytesIO(lzma.decompress(path.read_bytes())), allow_pickle=False) as z:
-        if int(z["format_version"]) != FORMAT_VERSION:
-            raise ValueError(f"format_version {int(z['format_version'])} != {FORMAT_VERSION}")
-        mu = z["fcd_mu"]
-        sigma = np.zeros((len(mu), len(mu)))
-        iu = np.triu_indices(len(mu))
-        sigma[iu] = z["fcd_sigma_triu"]
-        sigma.T[iu] = z["fcd_sigma_triu"]
-        props = {k: z[f"prop_{k}"] for k in PROPERTY_KEYS if f"prop_{k}" in z.files}
-        return SetStats(
-            n=int(z["n"]),
-            fps=z["fps"],
-            frags=Counter(dict(zip(_strings(z["frags_keys"]), z["frags_counts"].tolist()))),
-            scafs=Counter(dict(zip(_strings(z["scafs_keys"]), z["scafs_counts"].tolist()))),
-            passes=np.zeros(0, dtype=bool),
-            props=props,
-            fcd_mu=mu,
-            fcd_sigma=sigma,
-        )
 
 
 def manifest(folder: Path | None = None) -> dict[str, Any] | None:
@@ -160,7 +88,7 @@ def build(
     import rdkit
 
     from molvae.data import read_smiles
-    from molvae.metrics.reference import compute_stats
+    from molvae.metrics.features import compute_stats
     from molvae.version import __version__
 
     folder = folder or data_dir()

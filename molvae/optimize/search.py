@@ -30,9 +30,7 @@ from __future__ import annotations
 
 import logging
 import math
-import re
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -40,265 +38,19 @@ import pandas as pd
 import torch
 
 from molvae.chem import PROPERTIES, fingerprint, passes_moses_filters, to_mol
+from molvae.constants import SEARCH_METHODS
+from molvae.device import torch_generator
+from molvae.optimize.objective import check_ranges, parse_objective
+from molvae.optimize.predictor import PropertyPredictor
 
 if TYPE_CHECKING:  # pragma: no cover
-    from molvae.generator import Generator
+    from molvae.codec import Codec
 
 logger = logging.getLogger(__name__)
 
-METHODS = ("cmaes", "gradient", "random")
-# properties that are flags or counts of alerts make poor objectives but are allowed in ranges
-NUMERIC = tuple(n for n in PROPERTIES if n not in ("lipinski", "moses_filters"))
-_TERM = re.compile(
-    r"\s*([+-])?\s*(?:(\d+(?:\.\d*)?(?:[eE][+-]?\d+)?|\.\d+)\s*\*?\s*)?([A-Za-z_]\w*)\s*"
-)
+METHODS = SEARCH_METHODS  # the older name
 
 
-# ---- objectives ---------------------------------------------------------------------------------
-@dataclass
-class Objective:
-    """What a search maximises: ``sum(weight * property)`` or a callable ``SMILES -> float``."""
-
-    terms: list[tuple[float, str]] = field(default_factory=list)
-    func: Callable[[str], float] | None = None
-    label: str = ""
-
-    @property
-    def properties(self) -> list[str]:
-        return [name for _, name in self.terms]
-
-    def __call__(self, smiles: str, mol: Any) -> tuple[float, dict[str, float]]:
-        """The value of one valid molecule and the properties it used; raises on failure."""
-        if self.func is not None:
-            value = float(self.func(smiles))
-            props: dict[str, float] = {}
-        else:
-            props = {name: float(PROPERTIES[name](mol)) for name in self.properties}
-            value = float(sum(w * props[name] for w, name in self.terms))
-        if not math.isfinite(value):
-            raise ValueError(f"objective returned {value}")
-        return value, props
-
-
-def parse_objective(objective: Any) -> Objective:
-    """An :class:`Objective` from a string (``"qed"``, ``"qed - 0.1*sa"``, ``"-sa + 2 logp"``), a
-    mapping ``{property: weight}``, a callable ``SMILES -> float`` or an Objective.
-
-    Raises:
-        ValueError: an unparsable expression or an unknown property (the message lists the known).
-    """
-    if isinstance(objective, Objective):
-        return objective
-    if callable(objective):
-        return Objective(func=objective, label=getattr(objective, "__name__", "callable"))
-    if isinstance(objective, Mapping):
-        terms = [(float(w), str(name)) for name, w in objective.items()]
-        label = " + ".join(f"{w:g}*{n}" for w, n in terms)
-    elif isinstance(objective, str):
-        text, pos, terms = objective.strip(), 0, []
-        if not text:
-            raise ValueError("empty objective; give a property name such as 'qed'")
-        while pos < len(text):
-            m = _TERM.match(text, pos)
-            if m is None or m.end() == pos or (terms and m.group(1) is None):
-                raise ValueError(
-                    f"cannot parse objective {objective!r} at position {pos}: expected terms "
-                    f"like 'qed', '0.1*sa' joined by + or -\n  {objective}\n  {' ' * pos}^"
-                )
-            sign = -1.0 if m.group(1) == "-" else 1.0
-            terms.append((sign * float(m.group(2) or 1.0), m.group(3)))
-            pos = m.end()
-        label = objective.strip()
-    else:
-        raise TypeError(f"objective must be a string, a mapping or a callable, got {objective!r}")
-    unknown = [name for _, name in terms if name not in NUMERIC]
-    if unknown:
-        raise ValueError(f"unknown properties {unknown} in objective; known: {sorted(NUMERIC)}")
-    return Objective(terms=terms, label=label)
-
-
-def _check_ranges(constraints: Mapping[str, Any] | None) -> dict[str, tuple[float, float]]:
-    out = {}
-    for name, bounds in (constraints or {}).items():
-        if name not in PROPERTIES:
-            raise ValueError(
-                f"unknown property {name!r} in constraints; known: {sorted(PROPERTIES)}"
-            )
-        lo, hi = bounds
-        lo = -math.inf if lo is None else float(lo)
-        hi = math.inf if hi is None else float(hi)
-        if lo > hi:
-            raise ValueError(f"constraint {name}: lower bound {lo} > upper bound {hi}")
-        out[name] = (lo, hi)
-    return out
-
-
-# ---- the latent property predictor --------------------------------------------------------------
-class PropertyPredictor(torch.nn.Module):
-    """A small MLP from latent codes ``(N, Z)`` to properties ``(N, P)``, inputs and targets
-    standardised. Plain-data ``to_dict``/``from_dict`` (a checkpoint-safe dict of tensors)."""
-
-    def __init__(self, latent_dim: int, names: Sequence[str], hidden: int = 256) -> None:
-        super().__init__()
-        self.names = list(names)
-        self.hidden = int(hidden)
-        self.net = torch.nn.Sequential(
-            torch.nn.Linear(latent_dim, hidden),
-            torch.nn.SiLU(),
-            torch.nn.Linear(hidden, hidden),
-            torch.nn.SiLU(),
-            torch.nn.Linear(hidden, len(self.names)),
-        )
-        self.register_buffer("z_mean", torch.zeros(latent_dim))
-        self.register_buffer("z_std", torch.ones(latent_dim))
-        self.register_buffer("y_mean", torch.zeros(len(self.names)))
-        self.register_buffer("y_std", torch.ones(len(self.names)))
-        self.report: dict[str, dict[str, float]] = {}
-
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        """``(N, Z) -> (N, P)`` in the properties' own units."""
-        return self.net((z - self.z_mean) / self.z_std) * self.y_std + self.y_mean
-
-    def predict(self, z: Any) -> pd.DataFrame:
-        with torch.no_grad():
-            y = self(torch.as_tensor(np.asarray(z, dtype=np.float32)))
-        return pd.DataFrame(y.numpy(), columns=self.names)
-
-    def fit(
-        self,
-        z: np.ndarray,
-        y: np.ndarray,
-        epochs: int = 300,
-        lr: float = 3e-3,
-        weight_decay: float = 1e-4,
-        val_fraction: float = 0.1,
-        seed: int = 0,
-    ) -> PropertyPredictor:
-        """Full-batch AdamW on ``z (N, Z)``, ``y (N, P)``; ``report`` holds held-out R² and MAE
-        per property (on a seeded ``val_fraction``; the final fit then uses every row)."""
-        z_t = torch.as_tensor(np.asarray(z, dtype=np.float32))
-        y_t = torch.as_tensor(np.asarray(y, dtype=np.float32)).reshape(len(z_t), -1)
-        ok = torch.isfinite(z_t).all(1) & torch.isfinite(y_t).all(1)
-        z_t, y_t = z_t[ok], y_t[ok]
-        if len(z_t) < 4:
-            raise ValueError(f"need at least 4 labelled latent points, got {len(z_t)}")
-        g = torch.Generator().manual_seed(seed)
-        perm = torch.randperm(len(z_t), generator=g)
-        n_val = int(len(z_t) * val_fraction) if len(z_t) >= 20 else 0
-        if n_val:
-            val, tr = perm[:n_val], perm[n_val:]
-            self._train(z_t[tr], y_t[tr], epochs, lr, weight_decay, seed)
-            with torch.no_grad():
-                pred = self(z_t[val])
-            self.report = _regression_report(pred, y_t[val], self.names)
-        self._train(z_t, y_t, epochs, lr, weight_decay, seed)
-        return self
-
-    def _train(self, z, y, epochs, lr, weight_decay, seed) -> None:
-        torch.manual_seed(seed)
-        for layer in self.net:
-            if isinstance(layer, torch.nn.Linear):
-                layer.reset_parameters()
-        self.z_mean.copy_(z.mean(0))
-        self.z_std.copy_(z.std(0).clamp_min(1e-3) if len(z) > 1 else torch.ones(z.shape[1]))
-        self.y_mean.copy_(y.mean(0))
-        self.y_std.copy_(y.std(0).clamp_min(1e-6) if len(y) > 1 else torch.ones(y.shape[1]))
-        opt = torch.optim.AdamW(self.net.parameters(), lr=lr, weight_decay=weight_decay)
-        target = (y - self.y_mean) / self.y_std
-        zn = (z - self.z_mean) / self.z_std
-        self.train()
-        for _ in range(epochs):
-            opt.zero_grad()
-            loss = torch.nn.functional.mse_loss(self.net(zn), target)
-            loss.backward()
-            opt.step()
-        self.eval()
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "kind": "molvae-property-predictor",
-            "names": list(self.names),
-            "hidden": self.hidden,
-            "latent_dim": int(self.z_mean.shape[0]),
-            "state_dict": {k: v.detach().cpu().clone() for k, v in self.state_dict().items()},
-            "report": self.report,
-        }
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> PropertyPredictor:
-        if d.get("kind") != "molvae-property-predictor":
-            raise ValueError("not a molvae property predictor")
-        p = cls(int(d["latent_dim"]), d["names"], int(d["hidden"]))
-        p.load_state_dict(d["state_dict"])
-        p.report = dict(d.get("report") or {})
-        return p.eval()
-
-    def save(self, path: Any) -> None:
-        from molvae.files import atomic_write
-
-        with atomic_write(path, "wb") as f:
-            torch.save(self.to_dict(), f)
-
-    @classmethod
-    def load(cls, path: Any) -> PropertyPredictor:
-        return cls.from_dict(torch.load(path, map_location="cpu", weights_only=True))
-
-
-def _regression_report(pred: torch.Tensor, y: torch.Tensor, names: list[str]) -> dict:
-    out = {}
-    for j, name in enumerate(names):
-        err = pred[:, j] - y[:, j]
-        var = float(((y[:, j] - y[:, j].mean()) ** 2).mean())
-        out[name] = {
-            "r2": 1.0 - float((err**2).mean()) / var if var > 0 else float("nan"),
-            "mae": float(err.abs().mean()),
-            "n": len(y),
-        }
-    return out
-
-
-def fit_predictor(
-    gen: Generator,
-    smiles: Sequence[str],
-    properties: Sequence[str] | str = ("qed", "sa", "logp"),
-    labels: pd.DataFrame | Mapping[str, Sequence[float]] | None = None,
-    hidden: int = 256,
-    epochs: int = 300,
-    seed: int = 0,
-) -> PropertyPredictor:
-    """Train a :class:`PropertyPredictor` from the codes (posterior means) of ``smiles`` to
-    ``properties`` computed with RDKit, or to a user's ``labels`` (columns = names, one row per
-    SMILES). Molecules that cannot be encoded or scored are left out and counted in the log.
-    ``predictor.report`` holds held-out R² and MAE per property."""
-    from molvae.chem import score
-
-    smiles = list(smiles)
-    if labels is not None:
-        y = pd.DataFrame(labels).astype(float)
-        if len(y) != len(smiles):
-            raise ValueError(f"labels has {len(y)} rows for {len(smiles)} SMILES")
-        names = list(y.columns)
-    else:
-        names = [properties] if isinstance(properties, str) else list(properties)
-        unknown = [n for n in names if n not in NUMERIC]
-        if unknown:
-            raise ValueError(f"unknown properties {unknown}; known: {sorted(NUMERIC)}")
-        y = score(smiles, properties=tuple(names))[names].astype(float)
-    z = gen.encode(smiles)
-    ok = np.isfinite(z).all(1) & np.isfinite(y.to_numpy()).all(1)
-    if (~ok).sum():
-        logger.info("fit_predictor: %d of %d molecules left out (not encoded or not scored)",
-                    int((~ok).sum()), len(smiles))  # fmt: skip
-    pred = PropertyPredictor(gen.latent_dim, names, hidden)
-    pred.fit(z[ok], y.to_numpy()[ok], epochs=epochs, seed=seed)
-    for name, r in pred.report.items():
-        logger.info(
-            "predictor %s: held-out R2 %.3f, MAE %.3f (n=%d)", name, r["r2"], r["mae"], r["n"]
-        )
-    return pred
-
-
-# ---- the search ---------------------------------------------------------------------------------
 class _Search:
     """Book-keeping shared by the methods: decoding, constraints, the objective, the budget."""
 
@@ -309,7 +61,7 @@ class _Search:
         self.max_decodes = int(max_decodes)
         self.batch_size = batch_size
         self.rng = np.random.default_rng(seed)
-        self.torch_gen = torch.Generator(device=gen.device).manual_seed(int(seed))
+        self.torch_gen = torch_generator(seed, gen.device)
         self.calls = self.failed = self.decodes = self.invalid = self.refused = 0
         self.infeasible = 0
         self.seen: dict[str, dict[str, Any]] = {}  # canonical SMILES -> record
@@ -318,7 +70,7 @@ class _Search:
         self.start_smiles, self.start_fp, self.start_z = None, None, None
         self.start_value, self.scale = None, None
         if start is not None:
-            mu, logvar = gen._encode_one(start)  # raises TokenizerError quoting the input
+            mu, logvar = gen.posterior(start)  # raises TokenizerError quoting the input
             self.start_z = mu.double().cpu().numpy()[None]
             # steps around a start are measured in its posterior standard deviations: the
             # informative dimensions are narrow, the others wide
@@ -544,7 +296,7 @@ def _run_random(s: _Search, sigma: float) -> None:
 
 
 def optimize(
-    gen: Generator,
+    gen: Codec,
     objective: Any,
     n: int = 100,
     budget: int = 2000,
@@ -597,8 +349,8 @@ def optimize(
         ValueError: unknown method, property or objective expression; bad bounds.
         TokenizerError: a ``start`` that cannot be encoded (the message points at the token).
     """
-    if method not in METHODS:
-        raise ValueError(f"unknown method {method!r}; choose from {list(METHODS)}")
+    if method not in SEARCH_METHODS:
+        raise ValueError(f"unknown method {method!r}; choose from {list(SEARCH_METHODS)}")
     if not isinstance(budget, int) or budget < 1:
         raise ValueError(f"budget must be a positive integer, got {budget!r}")
     if not isinstance(n, int) or n < 1:
@@ -610,7 +362,7 @@ def optimize(
     if sigma <= 0:
         raise ValueError(f"sigma must be > 0, got {sigma}")
     obj = parse_objective(objective)
-    ranges = _check_ranges(constraints)
+    ranges = check_ranges(constraints)
     n_init = int(n_init if n_init is not None else max(min(budget // 4, 200), 8))
     s = _Search(gen, obj, budget, start, min_similarity, ranges, filters, region,
                 max_decodes or 50 * budget, 500, seed, progress)  # fmt: skip

@@ -1,0 +1,415 @@
+"""The codec: a trained model with its tokenizer, learned prior and precision, turning molecules
+into latent points and latent points into checked molecules.
+
+Every verb that takes molecules goes through one input path (:meth:`Codec.inputs`, which uses the
+one canonicaliser ``molvae.chem.canonical_forms``, and :meth:`Codec.batches`), and every verb that
+makes molecules through one decode-and-check path (:meth:`Codec.decode`), so sampling,
+reconstruction, the latent walks, optimisation and training validation decode and compare the
+same way. The verbs themselves live in their own modules (``molvae.sampling``,
+``molvae.reconstruct``, ``molvae.likelihood``, ``molvae.latent``, ``molvae.optimize``) and take a
+Codec; :class:`molvae.generator.Generator` is the Codec with those verbs attached.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from molvae import checkpoint as ckpt
+from molvae.chem import canonical_forms, canonical_mol, smiles_list
+from molvae.constants import (
+    DECODE_METHODS,
+    DEFAULT_MAX_LEN,
+    LENGTH_MARGIN,
+    PRECISION_NAMES,
+    Z_SOURCES,
+)
+from molvae.device import autocast, torch_generator
+from molvae.exceptions import TokenizerError
+from molvae.model import MolVAE
+from molvae.prior import GaussianMixturePrior, fit_prior
+from molvae.reasons import DESCRIPTIONS
+from molvae.tokenizers import Tokenizer, pad_rows
+
+logger = logging.getLogger(__name__)
+
+SAMPLE_COLUMNS = ["smiles", "valid", "canonical", "nll"]
+METHODS = DECODE_METHODS  # the older name
+PRIORS = Z_SOURCES  # the older name
+PRECISIONS = dict(zip(PRECISION_NAMES, (None, torch.bfloat16)))  # precision -> dtype of the steps
+
+
+def decode_length(train_max_len: int | None) -> int:
+    """Most tokens decoded per molecule for a model trained with ``max_len`` (None: unknown)."""
+    return int(train_max_len) + LENGTH_MARGIN if train_max_len else DEFAULT_MAX_LEN
+
+
+def check_decoding_args(
+    temperature: float, method: str, max_len: int | None = None, batch_size: int = 1
+) -> None:
+    """Raise ``ValueError`` for a temperature that is not a usable positive number, an unknown
+    method, a max_len or batch_size below 1."""
+    if method not in DECODE_METHODS:
+        raise ValueError(f"method must be one of {list(DECODE_METHODS)}, got {method!r}")
+    t = float(temperature)
+    if not (np.isfinite(t) and t >= 1e-3):
+        # below 1e-3 the softmax of logits / t overflows float32; use method="greedy" for t -> 0
+        raise ValueError(
+            f"temperature must be a finite number >= 0.001 (method='greedy' for the limit 0), "
+            f"got {temperature!r}"
+        )
+    if max_len is not None and (isinstance(max_len, bool) or int(max_len) < 1):
+        raise ValueError(f"max_len must be >= 1, got {max_len!r}")
+    if isinstance(batch_size, bool) or int(batch_size) < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size!r}")
+
+
+@dataclass
+class Inputs:
+    """Molecules as the model reads them: per input, its token ids (None when it cannot be
+    encoded), the reason it cannot (``molvae.reasons``, None when it can) and its canonical
+    SMILES (None when RDKit cannot parse it)."""
+
+    ids: list[list[int] | None]
+    reasons: list[str | None]
+    canonical: list[str | None]
+
+    @property
+    def ok(self) -> list[int]:
+        """Rows that can be encoded, in input order."""
+        return [k for k, r in enumerate(self.reasons) if r is None]
+
+
+@dataclass
+class Posteriors:
+    """q(z|x) of many inputs: ``mu``, ``logvar`` ``(N, Z)`` (NaN rows where an input cannot be
+    encoded) and the :class:`Inputs` they came from."""
+
+    mu: np.ndarray
+    logvar: np.ndarray
+    inputs: Inputs
+
+
+class Codec:
+    """A trained :class:`MolVAE` with its tokenizer: encode molecules, decode latent points.
+
+    Args:
+        model: the trained model.
+        tokenizer: its tokenizer.
+        device: where to run (default: the model's device).
+        metadata: checkpoint metadata, kept for reference (``max_len``: default decoding length).
+        prior: a learned prior over z (:class:`molvae.prior.GaussianMixturePrior`) or None;
+            :meth:`fit_prior` fits one, ``fit`` stores one in ``best.pt``.
+        precision: of inference: ``"fp32"`` (default) or ``"bf16"`` (decoder steps with bf16
+            products and hidden state and float32 softmax; encoder and ELBO passes under bf16
+            autocast; faster on CPUs with AVX512-BF16 and on GPUs, far slower on CPUs without).
+    """
+
+    def __init__(
+        self,
+        model: MolVAE,
+        tokenizer: Tokenizer,
+        device: str | torch.device | None = None,
+        metadata: dict | None = None,
+        prior: GaussianMixturePrior | None = None,
+        precision: str = "fp32",
+    ):
+        self.model = model.eval()
+        if device is not None:
+            self.model.to(device)
+        self.tokenizer = tokenizer
+        self.metadata = metadata or {}
+        self.prior = prior
+        self.start_ids = tokenizer.start_ids()
+        self.precision = precision
+
+    @classmethod
+    def from_training(
+        cls,
+        model: MolVAE,
+        tokenizer: Tokenizer,
+        max_len: int | None,
+        prior: GaussianMixturePrior | None = None,
+        metadata: dict | None = None,
+        precision: str = "fp32",
+    ) -> Any:
+        """The codec of a model trained on molecules of at most ``max_len`` tokens: it decodes up
+        to the same length whether it comes from ``fit`` or from its checkpoint (:func:`load`)."""
+        meta = dict(metadata or {})
+        meta.setdefault("max_len", decode_length(max_len))
+        return cls(model, tokenizer, metadata=meta, prior=prior, precision=precision)
+
+    def __repr__(self) -> str:
+        c = self.model.cfg
+        return (
+            f"{type(self).__name__}({self.tokenizer.kind}, latent_dim={c.latent_dim}, "
+            f"decoder={c.decoder_layers}x{c.decoder_hidden_dim}, "
+            f"prior={'learned' if self.prior is not None else 'standard'}, device={self.device})"
+        )
+
+    @property
+    def device(self) -> torch.device:
+        return self.model.device
+
+    @property
+    def precision(self) -> str:
+        """``"fp32"`` or ``"bf16"``: the precision of decoding, encoding and ELBO (settable)."""
+        return self._precision
+
+    @precision.setter
+    def precision(self, value: str) -> None:
+        if value not in PRECISIONS:
+            raise ValueError(f"precision must be one of {list(PRECISIONS)}, got {value!r}")
+        self._precision = value
+
+    @property
+    def latent_dim(self) -> int:
+        return self.model.cfg.latent_dim
+
+    @property
+    def max_len(self) -> int:
+        """Default decoding length: the training data's longest molecule + margin."""
+        return int(self.metadata.get("max_len", 0)) or DEFAULT_MAX_LEN
+
+    def autocast(self) -> Any:
+        """bf16 autocast for the encoder and teacher-forced passes when ``precision="bf16"``."""
+        return autocast(self.device, self.precision == "bf16")
+
+    # ---- latent points -> molecules ----------------------------------------------------------------
+    def decode(
+        self,
+        z: Any,
+        method: str = "greedy",
+        temperature: float = 1.0,
+        seed: int | None = None,
+        max_len: int | None = None,
+        generator: torch.Generator | None = None,
+        batch_size: int = 1000,
+    ) -> pd.DataFrame:
+        """Decode latent points ``(N, latent_dim)`` and check each molecule with RDKit.
+
+        Returns:
+            DataFrame with ``smiles`` (as decoded), ``valid`` (RDKit parses it and reads its
+            canonical SMILES back), ``canonical`` (that SMILES or None) and ``nll`` (the decoder's
+            negative log-likelihood of the decoded tokens given z, in nats).
+        """
+        check_decoding_args(temperature, method, max_len, batch_size)
+        zt = torch.as_tensor(np.asarray(z, dtype=np.float32), device=self.device)
+        if zt.ndim == 1:
+            zt = zt[None]
+        if zt.ndim != 2 or zt.shape[1] != self.latent_dim:
+            raise ValueError(f"z must have shape (N, {self.latent_dim}), got {tuple(zt.shape)}")
+        gen = generator if generator is not None else torch_generator(seed, self.device)
+        rows, nll = self.decode_ids(zt, method, temperature, max_len, gen, batch_size)
+        smiles = self.tokenizer.decode_batch(rows)
+        canon, _ = canonical_forms(smiles)  # all at once: many go to worker processes
+        return sample_frame(smiles, canon, nll)
+
+    def decode_ids(
+        self,
+        zt: torch.Tensor,
+        method: str,
+        temperature: float,
+        max_len: int | None,
+        generator: torch.Generator,
+        batch_size: int,
+    ) -> tuple[list[list[int]], np.ndarray]:
+        """Token ids of each decoded row (without ``<bos>``, up to and including ``<eos>``) and
+        its NLL: the model's half of :meth:`decode`, before any string or RDKit work."""
+        rows: list[list[int]] = []
+        nlls = [np.zeros(0, dtype=np.float32)]
+        for start in range(0, len(zt), batch_size):
+            ids, lengths, nll = self.model.decode(
+                zt[start : start + batch_size],
+                max_len=int(max_len or self.max_len),
+                temperature=float(temperature),
+                greedy=method == "greedy",
+                generator=generator,
+                start_ids=self.start_ids,
+                dtype=PRECISIONS[self.precision],
+            )
+            rows += [r[:n] for r, n in zip(ids.cpu().tolist(), lengths.cpu().tolist())]
+            nlls.append(nll.float().cpu().numpy())
+        return rows, np.concatenate(nlls)
+
+    def z_source(self, prior: str = "auto") -> str:
+        """``"learned"`` or ``"standard"``: where ``sample(..., prior=prior)`` draws z from.
+
+        Raises:
+            ValueError: an unknown ``prior``, or ``"learned"`` for a model without one.
+        """
+        if prior not in Z_SOURCES:
+            raise ValueError(f"prior must be one of {list(Z_SOURCES)}, got {prior!r}")
+        if prior == "learned" and self.prior is None:
+            raise ValueError(
+                "this model has no learned prior: fit one with gen.fit_prior(training_smiles) "
+                "(models trained with prior other than 'none' store one), or use prior='standard'"
+            )
+        return "learned" if self.prior is not None and prior != "standard" else "standard"
+
+    prior_in_use = z_source  # the older name
+
+    def draw_z(self, n: int, source: str, generator: torch.Generator) -> torch.Tensor:
+        """``(n, latent_dim)`` latent points from ``source`` (see :meth:`z_source`)."""
+        if source == "learned":
+            return self.prior.sample(n, generator=generator, device=self.device)  # type: ignore[union-attr]
+        return torch.randn(n, self.latent_dim, device=self.device, generator=generator)
+
+    def fit_prior(
+        self,
+        smiles: Sequence[Any],
+        n_components: int = 4000,
+        method: str = "posterior",
+        spread: float = 1.0,
+        seed: int = 0,
+        batch_size: int = 1000,
+    ) -> GaussianMixturePrior:
+        """Fit the learned prior to the codes of ``smiles`` (typically 10-20k training molecules)
+        and keep it in ``self.prior`` (``save`` stores it).
+
+        Args:
+            method: ``"posterior"``: the aggregate posterior, an equal mixture of the posteriors
+                q(z|x) of ``n_components`` of the molecules; ``"gmm"``: a mixture of
+                ``n_components`` full-covariance Gaussians fitted by EM to draws z ~ q(z|x).
+            spread: widens each component when sampling (novelty against closeness to the data).
+
+        Rows that cannot be encoded are skipped (and logged).
+        """
+        post = self.posteriors(smiles_list(smiles), batch_size)
+        self.prior = fit_prior(post.mu, post.logvar, n_components, method, spread, seed)
+        return self.prior
+
+    # ---- molecules -> latent points ----------------------------------------------------------------
+    def inputs(self, values: list[Any]) -> Inputs:
+        """Token ids of each input's canonical form (the model was trained on RDKit canonical
+        SMILES), or None and the reason it cannot be encoded (logged)."""
+        canon, reasons = canonical_forms(values)
+        ok = [k for k, r in enumerate(reasons) if r is None]
+        encoded, errors, details = self.tokenizer.encode_many([canon[k] for k in ok])
+        ids: list[list[int] | None] = [None] * len(values)
+        messages = {k: r for k, r in enumerate(reasons) if r is not None}
+        for j, k in enumerate(ok):
+            ids[k] = encoded[j]
+            if j in errors:
+                reasons[k], messages[k] = errors[j], details[j]
+        if messages:
+            logger.warning(
+                "%d of %d molecules cannot be encoded: %s",
+                len(messages),
+                len(values),
+                dict(sorted(messages.items())[:5]),
+            )
+        return Inputs(ids, reasons, canon)
+
+    def batches(
+        self, ids: list[list[int] | None], batch_size: int
+    ) -> Iterator[tuple[list[int], torch.Tensor, torch.Tensor]]:
+        """The one batching loop over encoded inputs: ``(rows, ids (B, T), lengths (B,))``.
+        Rows go in order of length, so that a batch holds molecules of similar length (less
+        padding); ``rows`` says where each result belongs."""
+        ok = sorted((k for k, x in enumerate(ids) if x is not None), key=lambda k: len(ids[k]))  # type: ignore[arg-type]
+        for start in range(0, len(ok), batch_size):
+            rows = ok[start : start + batch_size]
+            batch = [ids[k] for k in rows]
+            arr = torch.from_numpy(pad_rows(batch)).to(self.device)  # type: ignore[arg-type]
+            yield rows, arr, torch.tensor([len(r) for r in batch])  # type: ignore[arg-type]
+
+    def posterior(self, smiles: str) -> tuple[torch.Tensor, torch.Tensor]:
+        """``mu (Z,)``, ``logvar (Z,)`` of one molecule (float32, on the codec's device).
+
+        Raises:
+            TokenizerError: the molecule cannot be encoded; the message quotes the input and names
+                the reason or the token (and its position) the vocabulary lacks.
+        """
+        _, canon, reason = canonical_mol(smiles)
+        if canon is None:
+            raise TokenizerError(
+                f"cannot encode this SMILES ({reason}: {DESCRIPTIONS[reason]})",
+                input=smiles[:200] if isinstance(smiles, str) else None,
+            )
+        ids = torch.tensor([self.tokenizer.encode(canon)], device=self.device)  # names a bad token
+        with torch.no_grad(), self.autocast():
+            mu, logvar = self.model.encode_params(ids, torch.tensor([ids.shape[1]]))
+        return mu[0].float(), logvar[0].float()
+
+    def posteriors(self, smiles: list[Any], batch_size: int = 1000) -> Posteriors:
+        """q(z|x) of every input, NaN rows where one cannot be encoded (see :class:`Posteriors`)."""
+        mu = np.full((len(smiles), self.latent_dim), np.nan, dtype=np.float32)
+        logvar = mu.copy()
+        inputs = self.inputs(smiles)
+        for rows, ids, lengths in self.batches(inputs.ids, batch_size):
+            with torch.no_grad(), self.autocast():
+                m, lv = self.model.encode_params(ids, lengths)
+            mu[rows], logvar[rows] = m.float().cpu().numpy(), lv.float().cpu().numpy()
+        return Posteriors(mu, logvar, inputs)
+
+    def encode(
+        self,
+        smiles: str | Sequence[Any],
+        sample: bool = False,
+        seed: int | None = None,
+        details: bool = False,
+        batch_size: int = 1000,
+    ) -> np.ndarray | tuple[np.ndarray, pd.DataFrame]:
+        """Latent points of molecules: ``mu`` (or a draw from q(z|x) with ``sample=True``).
+
+        Args:
+            smiles: one SMILES, a list or Series of them (a DataFrame: its ``smiles`` column).
+            sample: draw ``z ~ q(z|x)`` instead of returning the mean.
+            seed: seed for ``sample=True``.
+            details: also return a DataFrame with ``smiles`` and ``reason`` (None when encoded).
+
+        Returns:
+            ``(N, latent_dim)`` float32 array. In the batch form a row that cannot be encoded is
+            NaN and its reason is logged (and given by ``details=True``), never fatal.
+
+        Raises:
+            TokenizerError: a single SMILES that cannot be encoded (the message names the token).
+        """
+        if isinstance(smiles, str):
+            mu, logvar = self.posterior(smiles)
+            mu_np, lv_np, reasons = mu.cpu().numpy()[None], logvar.cpu().numpy()[None], [None]
+            values: list[Any] = [smiles]
+        else:
+            values = smiles_list(smiles)
+            post = self.posteriors(values, batch_size)
+            mu_np, lv_np, reasons = post.mu, post.logvar, post.inputs.reasons
+        z = mu_np
+        if sample:
+            rng = np.random.default_rng(seed)
+            z = (mu_np + np.exp(0.5 * lv_np) * rng.standard_normal(mu_np.shape)).astype(np.float32)
+        if details:
+            return z, pd.DataFrame({"smiles": pd.Series(values, dtype=object), "reason": reasons})
+        return z
+
+    def save(self, path: str | os.PathLike, metadata: dict | None = None) -> Path:
+        """Write the model as a checkpoint (no training state) with its learned prior."""
+        return ckpt.save(
+            path,
+            self.model,
+            self.tokenizer,
+            metadata={**self.metadata, **(metadata or {})},
+            prior=self.prior.to_dict() if self.prior is not None else None,
+        )
+
+
+def sample_frame(smiles: list[str], canonical: list[str | None], nll: Any) -> pd.DataFrame:
+    """The decoded-molecules frame: ``smiles``, ``valid``, ``canonical``, ``nll``."""
+    if not smiles:
+        return pd.DataFrame({c: [] for c in SAMPLE_COLUMNS})
+    return pd.DataFrame(
+        {
+            "smiles": smiles,
+            "valid": [c is not None for c in canonical],
+            "canonical": canonical,
+            "nll": nll,
+        }
+    )

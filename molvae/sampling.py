@@ -1,0 +1,271 @@
+"""Sampling a :class:`~molvae.codec.Codec`: a stream of checked molecules in batches
+(:func:`iter_samples`), a DataFrame (:func:`sample`) and a CSV written atomically
+(:func:`sample_to_csv`), optionally until ``n`` valid (and unique) molecules are in hand.
+
+RDKit checks run in worker processes (``molvae.parallel``) while the next batches decode, so the
+model never waits for RDKit; the samples do not depend on the number of workers.
+
+Example:
+    >>> import molvae as mv
+    >>> gen = mv.load("moses-smiles")
+    >>> df = gen.sample(1000, seed=0)                      # raw: what cards and metrics report
+    >>> ok = gen.sample(1000, seed=0, valid_only=True, unique=True)
+    >>> ok.attrs["draws"]                                  # how many were decoded to get them
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections import deque
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from molvae.chem import canonical_forms
+from molvae.codec import Codec, check_decoding_args, sample_frame
+from molvae.device import torch_generator
+from molvae.exceptions import SamplingError
+from molvae.files import atomic_write
+from molvae.parallel import default_jobs, process_pool
+from molvae.tokenizers import Tokenizer, tokenizer_from_dict
+
+logger = logging.getLogger(__name__)
+
+MIN_DRAWS = 10_000  # valid_only: at least this many draws before giving up
+DRAWS_PER_MOLECULE = 20  # valid_only: and at least this many per molecule asked for
+
+_WORKER_TOKENIZER: Tokenizer | None = None  # a sampling worker's copy of the model's tokenizer
+
+
+def _init_worker(tokenizer: dict) -> None:
+    global _WORKER_TOKENIZER
+    _WORKER_TOKENIZER = tokenizer_from_dict(tokenizer)
+
+
+def _decode_and_check(rows: list[list[int]]) -> tuple[list[str], list[str | None]]:
+    """A worker's share of a batch: token ids -> SMILES -> canonical SMILES (or None)."""
+    smiles = _WORKER_TOKENIZER.decode_batch(rows)  # type: ignore[union-attr]
+    return smiles, canonical_forms(smiles, 1)[0]
+
+
+def _check_count(name: str, value: Any) -> None:
+    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value <= 0:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+
+
+def iter_samples(
+    codec: Codec,
+    n: int,
+    temperature: float = 1.0,
+    seed: int | None = None,
+    batch_size: int = 1000,
+    max_len: int | None = None,
+    method: str = "multinomial",
+    prior: str = "auto",
+    n_jobs: int | None = None,
+) -> Iterator[pd.DataFrame]:
+    """Yield DataFrames of at most ``batch_size`` samples each, ``n`` in total (flat memory).
+
+    ``n_jobs`` worker processes check the decoded molecules with RDKit while the next batches
+    decode (default: on an accelerator :func:`~molvae.parallel.default_jobs`; on a CPU none,
+    since decoding already uses every core). Closing the iterator early stops the workers.
+    """
+    _check_count("n", n)
+    check_decoding_args(temperature, method, max_len, batch_size)
+    source = codec.z_source(prior)
+    gen = torch_generator(seed, codec.device)
+    if n_jobs is None:
+        n_jobs = 0 if codec.device.type == "cpu" else default_jobs()
+
+    def frames(pool: Any) -> Iterator[pd.DataFrame]:
+        pending: deque = deque()  # (nll, [(smiles, canonical forms)] or futures), oldest first
+        done = 0
+        while done < n or pending:
+            if done < n:
+                b = min(batch_size, n - done)
+                z = codec.draw_z(b, source, gen)
+                rows, nll = codec.decode_ids(z, method, temperature, max_len, gen, b)
+                if pool is None:
+                    smiles = codec.tokenizer.decode_batch(rows)
+                    pending.append((nll, [(smiles, canonical_forms(smiles, 1)[0])]))
+                else:  # token ids to SMILES (SELFIES decoding) and RDKit, both in the workers
+                    size = -(-len(rows) // n_jobs)
+                    parts = [rows[i : i + size] for i in range(0, len(rows), size)]
+                    pending.append((nll, [pool.submit(_decode_and_check, p) for p in parts]))
+                done += b
+            if len(pending) > (2 if pool is not None else 0) or (done >= n and pending):
+                nll, parts = pending.popleft()
+                parts = [p.result() if pool is not None else p for p in parts]
+                yield sample_frame(
+                    [s for ss, _ in parts for s in ss], [c for _, cs in parts for c in cs], nll
+                )
+
+    if n_jobs <= 0:
+        yield from frames(None)
+        return
+    pool = process_pool(n_jobs, _init_worker, (codec.tokenizer.to_dict(),))
+    try:
+        yield from frames(pool)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def iter_kept(
+    codec: Codec,
+    n: int,
+    valid_only: bool = False,
+    unique: bool = False,
+    max_draws: int | None = None,
+    **options: Any,
+) -> Iterator[tuple[pd.DataFrame, int, int]]:
+    """``(frame, draws so far, valid draws so far)``: the raw samples when neither ``valid_only`` nor
+    ``unique``; else only valid (and, with ``unique``, first-seen canonical) molecules, drawn
+    until ``n`` are kept or ``max_draws`` molecules have been decoded.
+
+    Raises:
+        SamplingError: ``max_draws`` spent before ``n`` molecules were kept (``.samples`` holds
+            those kept, ``.draws`` the molecules decoded).
+    """
+    if not (valid_only or unique):
+        draws = valid = 0
+        for part in iter_samples(codec, n, **options):
+            draws, valid = draws + len(part), valid + int(part.valid.sum())
+            yield part, draws, valid
+        return
+    _check_count("n", n)
+    limit = max_draws if max_draws is not None else max(MIN_DRAWS, DRAWS_PER_MOLECULE * n)
+    _check_count("max_draws", limit)
+    seen: set[str] = set()
+    kept: list[pd.DataFrame] = []
+    count = draws = valid = 0
+    stream = iter_samples(codec, limit, **options)
+    try:
+        for part in stream:
+            draws, valid = draws + len(part), valid + int(part.valid.sum())
+            keep = part.valid.to_numpy().copy()
+            if unique:
+                for j, c in enumerate(part.canonical):
+                    if keep[j]:
+                        keep[j] = c not in seen
+                        seen.add(c)
+            part = part[keep].head(n - count).reset_index(drop=True)
+            count += len(part)
+            kept.append(part)
+            yield part, draws, valid
+            if count >= n:
+                return
+    finally:
+        stream.close()  # stops the workers when enough were kept
+    what = "unique valid" if unique else "valid"
+    raise SamplingError(
+        f"only {count:,} {what} molecules of the {n:,} asked for in {draws:,} draws "
+        f"(max_draws={limit:,}): this model yields too few; raise max_draws, lower the "
+        f"temperature or check the model with gen.sample(n).valid.mean()",
+        samples=pd.concat(kept, ignore_index=True) if kept else None,
+        draws=draws,
+    )
+
+
+def sample(
+    codec: Codec,
+    n: int,
+    temperature: float = 1.0,
+    seed: int | None = None,
+    batch_size: int = 1000,
+    max_len: int | None = None,
+    method: str = "multinomial",
+    progress: bool = False,
+    prior: str = "auto",
+    n_jobs: int | None = None,
+    valid_only: bool = False,
+    unique: bool = False,
+    max_draws: int | None = None,
+) -> pd.DataFrame:
+    """``n`` molecules from the prior of ``codec`` (``gen.sample(n, ...)``).
+
+    Args:
+        n: number of samples (> 0).
+        temperature: softmax temperature (finite, >= 0.001); lower is more conservative.
+        seed: same seed, same molecules (for the same ``batch_size`` and device).
+        batch_size: molecules decoded at once.
+        max_len: most tokens per molecule (default: the training data's longest + margin).
+        method: ``"multinomial"`` or ``"greedy"`` (most likely token at each step).
+        progress: show a progress bar.
+        prior: where z comes from: ``"standard"`` N(0, I), ``"learned"`` the model's learned
+            prior (a Gaussian mixture fitted to the codes of training molecules; samples
+            resemble the training set far more, see docs/recipe.md), ``"auto"`` (default)
+            the learned prior when the model has one, else N(0, I).
+        n_jobs: worker processes for the RDKit checks, overlapped with decoding (default:
+            none on a CPU, up to 8 on an accelerator).
+        valid_only: keep drawing until ``n`` *valid* molecules are in hand (raw samples, what
+            the cards and metrics report, when False).
+        unique: with ``valid_only``-style drawing, keep only the first of repeated molecules
+            (implies ``valid_only``).
+        max_draws: with ``valid_only``/``unique``, give up after this many molecules decoded
+            (default ``max(10,000, 20 * n)``).
+
+    Returns:
+        DataFrame with ``smiles``, ``valid``, ``canonical`` and ``nll`` (see
+        :meth:`decode`); ``df.attrs["draws"]``: molecules decoded, ``df.attrs["valid_draws"]``:
+        how many of them were valid.
+
+    Raises:
+        ValueError: ``n <= 0``, a bad ``temperature``, ``max_len``, an unknown ``method`` or
+            ``prior``, or ``prior="learned"`` for a model without one.
+        SamplingError: ``max_draws`` spent before ``n`` molecules were kept (its ``samples``
+            holds those kept).
+    """
+    from tqdm.auto import tqdm
+
+    options = dict(temperature=temperature, seed=seed, batch_size=batch_size, max_len=max_len,
+                   method=method, prior=prior, n_jobs=n_jobs)  # fmt: skip
+    parts, counts = [], (0, 0)
+    with tqdm(total=n, desc="sampling", unit="mol", disable=not progress) as bar:
+        for part, draws, valid in iter_kept(codec, n, valid_only, unique, max_draws, **options):
+            parts.append(part)
+            bar.update(len(part))
+            counts = (draws, valid)
+    df = pd.concat(parts, ignore_index=True)
+    df.attrs.update(draws=counts[0], valid_draws=counts[1])
+    draws = counts[0]
+    if valid_only or unique:
+        logger.info("sample: kept %d of %d draws (%s)", len(df), draws,
+                    "unique valid" if unique else "valid")  # fmt: skip
+    return df
+
+
+def sample_to_csv(
+    codec: Codec,
+    path: str | os.PathLike,
+    n: int,
+    progress: bool = False,
+    **options: Any,
+) -> dict[str, float]:
+    """Stream ``n`` samples to a CSV in chunks (memory stays flat for millions of samples);
+    ``options`` are those of :func:`sample` (``temperature``, ``seed``, ``valid_only``, ...).
+
+    Returns ``{"n": rows written, "valid": fraction of the draws that were valid, "draws":
+    molecules decoded}``. The file is written to a temporary name and renamed at the end, so an
+    interrupted run (or a :class:`SamplingError`) never leaves a half-written file at ``path``.
+    """
+    from tqdm.auto import tqdm
+
+    keep = {k: options.pop(k) for k in ("valid_only", "unique", "max_draws") if k in options}
+    rows, counts = 0, (0, 0)
+    with (
+        atomic_write(path, "w", newline="") as f,
+        tqdm(total=n, desc="sampling", unit="mol", disable=not progress) as bar,
+    ):
+        for k, (part, draws, valid) in enumerate(iter_kept(codec, n, **keep, **options)):
+            counts = (draws, valid)
+            part.to_csv(f, header=k == 0, index=False)
+            rows += len(part)
+            bar.update(len(part))
+    draws, n_valid = counts
+    valid = (n_valid / draws) if draws else 0.0
+    logger.info("wrote %d samples to %s (%d drawn, %.1f%% of the draws valid)", rows, path,
+                draws, 100 * valid)  # fmt: skip
+    return {"n": rows, "valid": valid, "draws": draws}
