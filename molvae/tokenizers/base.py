@@ -1,31 +1,10 @@
-"""Exact, reversible tokenizers for SMILES and SELFIES.
-
-Three tokenizers share one interface, the public :class:`Tokenizer` base class
-(``encode``/``decode``/``encode_batch``/``build``/``to_dict``), and one registry, ``TOKENIZERS``,
-maps each kind to its class; configs, the CLI's choices, ``prepare`` and ``from_dict`` all read it:
-
-* ``"smiles"``: :class:`SmilesTokenizer` keeps multi-character atoms whole (``Cl``, ``Br``, bracket
-  atoms such as ``[nH]`` or ``[C@@H]``, two-digit ring closures ``%10``).
-* ``"smiles-char"``: :class:`SmilesCharTokenizer` uses one token per character (the classic
-  character-level VAE).
-* ``"selfies"``: :class:`SelfiesTokenizer` uses SELFIES symbols; ``encode`` takes SMILES and
-  ``decode`` returns SMILES.
-
-Token ids ``0..3`` are always ``<pad>``, ``<bos>``, ``<eos>``, ``<unk>``. A vocabulary is saved as
-plain data (``to_dict``) and restored with ``from_dict``; nothing is pickled.
-
-Example:
-    >>> import molvae as mv
-    >>> tok = mv.SmilesTokenizer.build(["CCO", "c1ccccc1Cl"])
-    >>> ids = tok.encode("CCCl")
-    >>> tok.decode(ids)
-    'CCCl'
-"""
+"""What every tokenizer shares: the special tokens, the :class:`Vocabulary`, the :class:`Tokenizer`
+base class and the one registry of kinds (``TOKENIZERS``: a subclass with a ``kind`` registers
+itself), padding of token-id rows, and restoring any tokenizer from plain data."""
 
 from __future__ import annotations
 
 import logging
-import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -41,15 +20,9 @@ PAD, BOS, EOS, UNK = 0, 1, 2, 3
 SPECIAL_TOKENS = ("<pad>", "<bos>", "<eos>", "<unk>")
 FORMAT_VERSION = 1
 
-# Regex mode: bracket atoms, two-letter organic atoms, two-digit ring closures, then single
-# characters. The final catch-all keeps the match exhaustive so that no character is ever skipped;
-# characters that are not SMILES syntax are rejected afterwards (see _SMILES_SINGLE).
-_SMILES_REGEX = re.compile(r"\[[^\[\]]*\]|Br|Cl|%\d\d|.", re.DOTALL)
-_SMILES_SINGLE = frozenset("BCNOSPFIbcnosp()=#-+\\/:~@?>*$.0123456789")
-# Char mode: every character that may appear anywhere in a SMILES string (brackets included).
-_SMILES_CHARS = frozenset(
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789()[]=#-+\\/:~@?>*$.%"
-)
+TOKENIZERS: dict[str, type[Tokenizer]] = {}
+"""The tokenizer kinds: the one list every config, CLI choice and loader reads (filled as the
+tokenizer classes are defined: ``smiles``, ``smiles-char``, ``selfies``)."""
 
 
 class Vocabulary:
@@ -123,6 +96,11 @@ class Tokenizer:
     """
 
     kind: str = ""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.__dict__.get("kind"):  # a concrete kind: listed in the one registry
+            TOKENIZERS[cls.kind] = cls
 
     def __init__(self, vocab: Vocabulary | None = None):
         self.vocab = vocab if vocab is not None else Vocabulary([])
@@ -348,138 +326,11 @@ class Tokenizer:
         return cls(Vocabulary(kept))
 
 
-class SmilesTokenizer(Tokenizer):
-    """Atom-level SMILES tokenizer (kind ``"smiles"``): bracket atoms, ``Cl``, ``Br`` and ``%nn``
-    ring closures are one token each.
-
-    ``decode(encode(s)) == s`` for every string it accepts: tokenization never drops or rewrites a
-    character. It is lexical only; chemistry is RDKit's job (see ``molvae.data.prepare``).
-    """
-
-    kind = "smiles"
-
-    def tokenize(self, smiles: str) -> list[str]:
-        """Split a SMILES string into tokens.
-
-        Raises:
-            TokenizerError: not a string, empty, or a character that is not SMILES syntax.
-        """
-        _check_string(smiles)
-        tokens = _SMILES_REGEX.findall(smiles)
-        for i, t in enumerate(tokens):
-            if len(t) == 1 and t not in _SMILES_SINGLE:
-                pos = self._position(smiles, tokens, i)
-                what = "unmatched bracket" if t in "[]" else "character"
-                raise TokenizerError(
-                    f"{what} {t!r} at position {pos} is not SMILES syntax",
-                    input=smiles,
-                    position=pos,
-                )
-        return tokens
-
-    def detokenize(self, tokens: Sequence[str]) -> str:
-        return "".join(tokens)
-
-
-class SmilesCharTokenizer(SmilesTokenizer):
-    """Character-level SMILES tokenizer (kind ``"smiles-char"``): one token per character."""
-
-    kind = "smiles-char"
-
-    def tokenize(self, smiles: str) -> list[str]:
-        _check_string(smiles)
-        tokens = list(smiles)
-        bad = [i for i, c in enumerate(tokens) if c not in _SMILES_CHARS]
-        if bad:
-            i = bad[0]
-            raise TokenizerError(
-                f"character {tokens[i]!r} at position {i} is not SMILES syntax",
-                input=smiles,
-                position=i,
-            )
-        return tokens
-
-
-def _check_string(smiles: Any) -> None:
+def check_string(smiles: Any) -> None:
     if not isinstance(smiles, str):
         raise TokenizerError(f"expected a SMILES string, got {type(smiles).__name__}: {smiles!r}")
     if not smiles:
         raise TokenizerError("empty SMILES string", input=smiles)
-
-
-class SelfiesTokenizer(Tokenizer):
-    """SELFIES tokenizer: ``encode`` takes SMILES, tokens are SELFIES symbols, ``decode`` gives SMILES.
-
-    Every encoding is checked: the SELFIES must decode back to the same molecule (RDKit canonical
-    SMILES), otherwise :class:`TokenizerError` is raised, so training data is never silently altered.
-    """
-
-    kind = "selfies"
-
-    def tokenize(self, smiles: str) -> list[str]:
-        """SELFIES symbols of a SMILES string.
-
-        Raises:
-            TokenizerError: not a string, empty, rejected by RDKit or by SELFIES, or not recovered
-                exactly by the SELFIES round trip.
-        """
-        import selfies as sf
-
-        from molvae.chem import canonical
-
-        _check_string(smiles)
-        canon = canonical(smiles)
-        if canon is None:
-            raise TokenizerError("RDKit cannot parse this SMILES", input=smiles)
-        try:
-            encoded = sf.encoder(smiles, strict=True)
-        except Exception as err:  # selfies raises EncoderError, sometimes others on odd input
-            raise TokenizerError(f"SELFIES cannot encode this SMILES: {err}", input=smiles) from err
-        if encoded is None:
-            raise TokenizerError("SELFIES cannot encode this SMILES", input=smiles)
-        tokens = list(sf.split_selfies(encoded))
-        try:
-            back = canonical(sf.decoder(encoded))
-        except Exception as err:
-            raise TokenizerError(
-                f"SELFIES cannot decode its own encoding: {err}", input=smiles
-            ) from err
-        if back != canon:
-            raise TokenizerError(
-                f"SELFIES does not round-trip this molecule exactly (gives {back!r})", input=smiles
-            )
-        return tokens
-
-    def _text_for_errors(self, smiles: str, tokens: Sequence[str]) -> str:
-        return "".join(tokens)  # positions refer to the SELFIES string
-
-    def detokenize(self, tokens: Sequence[str]) -> str:
-        import selfies as sf
-
-        if not tokens:
-            return ""
-        try:
-            return sf.decoder("".join(tokens))
-        except Exception:  # a sampled SELFIES is always decodable, but "<unk>" text is not
-            return ""
-
-    def start_ids(self) -> list[int]:
-        """Symbols that decode to at least one atom on their own: starting with one of these, a
-        SELFIES string can never decode to an empty molecule (a leading branch or ring symbol can)."""
-        import selfies as sf
-
-        return [
-            i for i, t in enumerate(self.vocab.itos) if i >= len(SPECIAL_TOKENS) and sf.decoder(t)
-        ]
-
-
-TOKENIZERS: dict[str, type[Tokenizer]] = {
-    "smiles": SmilesTokenizer,
-    "smiles-char": SmilesCharTokenizer,
-    "selfies": SelfiesTokenizer,
-}
-"""The tokenizer kinds: the one list every config, CLI choice and loader reads."""
-KINDS = tuple(TOKENIZERS)
 
 
 def tokenizer_class(kind: str) -> type[Tokenizer]:

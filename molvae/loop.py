@@ -1,0 +1,172 @@
+"""One optimisation step (:func:`train_step`: forward, ELBO, backward, clipping, AdamW), one
+epoch over length-bucketed batches (:func:`train_epoch`), the learning-rate and beta schedules,
+and the one decision of why training stops (:func:`stop_reason`)."""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any
+
+import torch
+
+from molvae.config import TrainConfig
+from molvae.data import PreparedData, batch_indices
+from molvae.device import autocast
+from molvae.distributed import World
+from molvae.exceptions import TrainingError
+from molvae.losses import kl_loss, kl_weight, reconstruction_loss
+from molvae.model import MolVAE
+from molvae.rundir import RunState
+
+
+def lr_at(step: int, cfg: TrainConfig, total_steps: int) -> float:
+    """Linear warm-up then cosine decay to ``lr * min_lr_ratio``."""
+    if cfg.warmup_steps > 0 and step < cfg.warmup_steps:
+        return cfg.lr * (step + 1) / cfg.warmup_steps
+    span = max(1, total_steps - cfg.warmup_steps)
+    progress = min(1.0, (step - cfg.warmup_steps) / span)
+    return cfg.lr * (
+        cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
+    )
+
+
+def beta_at(step: int, cfg: TrainConfig) -> float:
+    return kl_weight(step, cfg.kl_schedule, cfg.kl_weight, cfg.kl_start, cfg.kl_warmup_steps)
+
+
+def train_step(
+    model: MolVAE,
+    optimizer: torch.optim.Optimizer,
+    ids: torch.Tensor,
+    lengths: torch.Tensor,
+    cfg: TrainConfig,
+    lr: float,
+    beta: float,
+    autocast: Any,
+    world: World | None = None,
+) -> tuple[float, float, float]:
+    """One optimisation step on a batch ``ids (B, T)``; returns ``(loss, recon, kl)`` as floats
+    (averaged over the ranks when distributed; ``model`` may be DDP-wrapped).
+
+    A non-finite loss (on any rank) is returned without updating the weights.
+    """
+    for group in optimizer.param_groups:
+        group["lr"] = lr
+    with autocast:
+        logits, mu, logvar = model(ids, lengths)  # (B, T-1, V), (B, Z), (B, Z)
+    recon = reconstruction_loss(logits, ids[:, 1:])
+    kl_pen, kl = kl_loss(mu, logvar, cfg.free_bits)
+    loss = recon + beta * kl_pen
+    values = torch.stack([loss.detach(), recon.detach(), kl.detach()]).float().tolist()  # one sync
+    if world is not None and world.active:
+        values, _ = world.reduce_step(values, [], ids.device)  # NaN on any rank -> NaN mean
+    if not math.isfinite(values[0]):
+        return values[0], values[1], values[2]
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    if cfg.grad_clip > 0:
+        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+    optimizer.step()
+    return values[0], values[1], values[2]
+
+
+def train_epoch(
+    model: MolVAE,
+    optimizer: torch.optim.Optimizer,
+    train: PreparedData,
+    cfg: TrainConfig,
+    state: RunState,
+    total_steps: int,
+    bf16: bool,
+    deadline: float,
+    progress: bool,
+    world: World | None = None,
+    net: torch.nn.Module | None = None,
+) -> dict[str, Any]:
+    """One pass over length-bucketed batches (ends early at ``total_steps`` or ``deadline``).
+
+    Advances ``state.step``; returns the epoch's mean loss terms, its last beta and lr, its
+    throughput and whether the deadline cut it short. Distributed (``world``, ``net`` the DDP
+    wrapper of ``model``): every rank draws the same global batches and trains on its share.
+
+    Raises:
+        TrainingError: the loss became NaN or infinite (the message names the step).
+    """
+    from tqdm.auto import tqdm
+
+    world = world or World()
+    net = net or model
+    model.train()
+    batches = batch_indices(
+        train.lengths,
+        cfg.batch_size,
+        shuffle=True,
+        bucket=True,
+        seed=cfg.seed * 100_003 + state.epoch,
+    )
+    if world.active:  # a global batch too small to give every rank a molecule is skipped
+        batches = [b for b in batches if len(b) >= world.size]
+    sums = {"loss": 0.0, "recon": 0.0, "kl": 0.0}
+    n, timed_out, beta = 0, False, beta_at(state.step, cfg)
+    t0 = time.monotonic()
+    bar = tqdm(
+        total=min(len(batches), total_steps - state.step),
+        desc=f"epoch {state.epoch + 1}/{cfg.epochs}",
+        disable=not progress or not world.main,
+        leave=False,
+    )
+    for idx in batches:
+        if state.step >= total_steps:
+            break
+        ids, lengths = (
+            torch.from_numpy(a).to(model.device, non_blocking=True)
+            for a in train.batch(world.share(idx))
+        )
+        beta = beta_at(state.step, cfg)
+        lr = lr_at(state.step, cfg, total_steps)
+        loss, recon, kl = train_step(
+            net, optimizer, ids, lengths, cfg, lr, beta, autocast(model.device, bf16), world
+        )
+        if not math.isfinite(loss):
+            raise TrainingError(
+                f"loss became {loss} at step {state.step} (epoch {state.epoch + 1}); stopped. "
+                "The run directory's last.pt holds the last good epoch. Try a lower lr or grad_clip."
+            )
+        state.step += 1
+        for key, value in (("loss", loss), ("recon", recon), ("kl", kl)):
+            sums[key] += value * len(idx)
+        n += len(idx)
+        bar.update()
+        bar.set_postfix(recon=f"{recon:.2f}", kl=f"{kl:.2f}", beta=f"{beta:.3f}")
+        late = time.monotonic() > deadline
+        if world.active and math.isfinite(deadline):  # every rank stops at the same step
+            late = world.reduce_step([], [late], model.device)[1][0]
+        if late:
+            timed_out = True
+            break
+    bar.close()
+    seconds = time.monotonic() - t0
+    return {
+        "lr": lr_at(max(state.step - 1, 0), cfg, total_steps),
+        "beta": beta,
+        **{f"train_{k}": v / max(n, 1) for k, v in sums.items()},
+        "epoch_seconds": seconds,
+        "molecules_per_s": n / max(seconds, 1e-9),
+        "molecules": n,
+        "timed_out": timed_out,
+    }
+
+
+@torch.no_grad()
+def stop_reason(state: RunState, cfg: TrainConfig, total_steps: int, timed_out: bool) -> str | None:
+    """The one place that decides whether training ends after an epoch, and why."""
+    if timed_out:
+        return "time_limit"
+    if cfg.patience and state.bad_epochs >= cfg.patience:
+        return "early_stopping"
+    if state.epoch >= cfg.epochs:
+        return "epochs"
+    if state.step >= total_steps:
+        return "max_steps"
+    return None
