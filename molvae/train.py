@@ -38,7 +38,7 @@ from molvae.data import PreparedData, training_data
 from molvae.device import resolve_device, use_bf16
 from molvae.distributed import World
 from molvae.exceptions import CheckpointError, ConfigError
-from molvae.loop import stop_reason, train_epoch, train_step  # noqa: F401  (train_step: scripts)
+from molvae.loop import stop_reason, train_epoch
 from molvae.model import MolVAE, count_parameters
 from molvae.prior import GaussianMixturePrior
 from molvae.rundir import RunDir, RunState

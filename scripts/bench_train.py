@@ -31,8 +31,8 @@ import torch
 def time_ours(args, amp, data, batches, model_cfg, train_cfg, bs, device) -> dict:
     """Time ``args.steps`` molvae training steps (after ``args.warmup``) with ``amp``."""
     import molvae as mv
+    from molvae.loop import train_step
     from molvae.model import MolVAE, count_parameters
-    from molvae.train import train_step
 
     torch.manual_seed(0)
     cfg = mv.ModelConfig(**{**model_cfg.__dict__, "vocab_size": data.tokenizer.vocab_size})

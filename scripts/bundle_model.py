@@ -82,6 +82,14 @@ def lineage_lines(lineage: dict | None) -> list[str]:
     return lines
 
 
+def last_piece_minutes(lineage: dict | None) -> float | None:
+    """Wall minutes of the last piece of training, from the checkpoint's lineage (a checkpoint
+    bundled without its run directory has no metrics.csv to sum)."""
+    pieces = (lineage or {}).get("pieces") or []
+    seconds = pieces[-1].get("seconds") if pieces else None
+    return round(float(seconds) / 60, 1) if seconds is not None else None
+
+
 def render_models_md(data: dict) -> str:
     """MODELS.md from the manifest (the one source of the figures)."""
     cols = ["valid", "unique@10k", "FCD/Test", "SNN/Test", "Frag/Test", "Scaf/Test", "IntDiv",
@@ -126,7 +134,13 @@ def render_models_md(data: dict) -> str:
             f"- **Network**: {json.dumps(c['model_config'])}",
             f"- **Training**: {c['epochs']} epochs, {c['steps']:,} steps, batch "
             f"{c['train_config'].get('batch_size')}, lr {c['train_config'].get('lr')}, beta "
-            f"{c['train_config'].get('kl_weight')}; {c['train_minutes']:.0f} min on {c['hardware']}",
+            f"{c['train_config'].get('kl_weight')}; "
+            + (
+                f"{c['train_minutes']:.0f} min"
+                if c["train_minutes"] is not None
+                else "time unknown"
+            )
+            + f" on {c['hardware']}",
             f"- **Reproduce**: `{c['command']}`",
             f"- **Learned prior**: {c['prior']}",
             f"- **File**: `molvae/models/{entry['file']}`, {entry['bytes']:,} bytes, sha256 "
@@ -220,7 +234,7 @@ def main() -> int:
         "steps": int(history.step.max()) if len(history) else src.metadata.get("step"),
         "train_minutes": round(float(history.epoch_seconds.sum()) / 60, 1)
         if len(history)
-        else None,
+        else last_piece_minutes(src.metadata.get("lineage")),
         "hardware": args.hardware or f"{cpu_name()} (CPU)",
         "command": args.command,
         "prior": prior_info,

@@ -224,8 +224,8 @@ def calibrate(args: argparse.Namespace, model_cfg, cfg, data, run: Run) -> tuple
 
     from molvae.data import batch_indices
     from molvae.device import autocast
+    from molvae.loop import train_step
     from molvae.model import MolVAE
-    from molvae.train import train_step
 
     t0 = time.time()
     device = torch.device(cfg.device)
@@ -289,7 +289,7 @@ def rehearse(args: argparse.Namespace, model_cfg, cfg, data, amp: str, run: Run)
 
     from molvae.metrics import reference_moments
     from molvae.model import MolVAE
-    from molvae.train import validate
+    from molvae.validation import validate
 
     t0 = time.time()
     device = torch.device(cfg.device)

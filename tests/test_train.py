@@ -7,6 +7,7 @@ import torch
 
 import molvae as mv
 from molvae import checkpoint as ckpt
+from molvae import loop
 from molvae import train as train_mod
 
 from .helpers import tiny_configs
@@ -88,7 +89,7 @@ def test_resume_without_run_is_an_error(tmp_path, small_set):
 
 def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path, small_set, monkeypatch):
     m, t = tiny_configs(epochs=3)
-    real = train_mod.reconstruction_loss
+    real = loop.reconstruction_loss
     steps = {"n": 0}
 
     def nan_after_first_epoch(logits, targets):
@@ -96,7 +97,7 @@ def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path, small_set, monk
         out = real(logits, targets)
         return out * float("nan") if steps["n"] > 6 else out
 
-    monkeypatch.setattr(train_mod, "reconstruction_loss", nan_after_first_epoch)
+    monkeypatch.setattr(loop, "reconstruction_loss", nan_after_first_epoch)
     with pytest.raises(mv.TrainingError, match=r"at step \d+"):
         mv.fit(small_set, m, t, out_dir=tmp_path, progress=False)
     last = ckpt.load(tmp_path / "last.pt")  # still loads: the last good state
@@ -122,10 +123,10 @@ def test_max_steps_and_bf16_autocast_run(small_set):
 
 def test_lr_schedule_warmup_then_cosine():
     _, t = tiny_configs(lr=1.0, warmup_steps=10, min_lr_ratio=0.1)
-    assert train_mod.lr_at(0, t, 110) == pytest.approx(0.1)
-    assert train_mod.lr_at(9, t, 110) == pytest.approx(1.0)
-    assert train_mod.lr_at(60, t, 110) == pytest.approx(0.55)
-    assert train_mod.lr_at(110, t, 110) == pytest.approx(0.1)
+    assert loop.lr_at(0, t, 110) == pytest.approx(0.1)
+    assert loop.lr_at(9, t, 110) == pytest.approx(1.0)
+    assert loop.lr_at(60, t, 110) == pytest.approx(0.55)
+    assert loop.lr_at(110, t, 110) == pytest.approx(0.1)
 
 
 @pytest.mark.needs_gpu
