@@ -131,10 +131,17 @@ def canonical_mol(
         return None, None, reason
     if largest_fragment:
         mol = keep_largest_fragment(mol)
+    smiles, reason = canonical_of(mol)
+    return (mol, smiles, None) if smiles is not None else (None, None, reason)
+
+
+def canonical_of(mol: Chem.Mol) -> tuple[str | None, str | None]:
+    """``(canonical SMILES, None)`` of a parsed molecule, or ``(None, "unparseable")`` when RDKit
+    cannot read its canonical SMILES back: the read-back rule of :func:`canonical_mol`."""
     smiles = to_smiles(mol)
     if to_mol(smiles) is None:
-        return None, None, reasons.UNPARSEABLE
-    return mol, smiles, None
+        return None, reasons.UNPARSEABLE
+    return smiles, None
 
 
 def canonical_pair(value: Any, largest_fragment: bool = False) -> tuple[str | None, str | None]:
