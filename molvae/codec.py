@@ -24,7 +24,13 @@ import pandas as pd
 import torch
 
 from molvae import checkpoint as ckpt
-from molvae.chem import canonical_forms, canonical_mol, smiles_list
+from molvae.chem import (
+    canonical_forms,
+    canonical_mol,
+    smiles_list,
+    standardized_forms,
+    standardized_pair,
+)
 from molvae.constants import (
     DECODE_METHODS,
     DEFAULT_MAX_LEN,
@@ -76,11 +82,13 @@ def check_decoding_args(
 class Inputs:
     """Molecules as the model reads them: per input, its token ids (None when it cannot be
     encoded), the reason it cannot (``molvae.reasons``, None when it can) and its canonical
-    SMILES (None when RDKit cannot parse it)."""
+    SMILES (None when RDKit cannot parse it), of the standardised molecule when the codec
+    standardises (``changes`` says what that changed)."""
 
     ids: list[list[int] | None]
     reasons: list[str | None]
     canonical: list[str | None]
+    changes: list[str | None]  # what standardisation changed ("fragment,charge,stereo") or None
 
     @property
     def ok(self) -> list[int]:
@@ -111,6 +119,10 @@ class Codec:
         precision: of inference: ``"fp32"`` (default) or ``"bf16"`` (decoder steps with bf16
             products and hidden state and float32 softmax; encoder and ELBO passes under bf16
             autocast; faster on CPUs with AVX512-BF16 and on GPUs, far slower on CPUs without).
+        standardize: make input molecules like the training data before encoding them (largest
+            fragment, charges neutralised where RDKit can, stereo removed when the vocabulary has
+            none; ``molvae.chem.standardize``); verbs that return rows say what changed in a
+            ``standardized`` column. False: encode inputs exactly as given (settable).
     """
 
     def __init__(
@@ -121,6 +133,7 @@ class Codec:
         metadata: dict | None = None,
         prior: GaussianMixturePrior | None = None,
         precision: str = "fp32",
+        standardize: bool = True,
     ):
         self.model = model.eval()
         if device is not None:
@@ -130,6 +143,7 @@ class Codec:
         self.prior = prior
         self.start_ids = tokenizer.start_ids()
         self.precision = precision
+        self.standardize = bool(standardize)
 
     @classmethod
     def from_training(
@@ -169,6 +183,12 @@ class Codec:
         if value not in PRECISIONS:
             raise ValueError(f"precision must be one of {list(PRECISIONS)}, got {value!r}")
         self._precision = value
+
+    @property
+    def keeps_stereo(self) -> bool:
+        """Whether the vocabulary has stereo tokens (``@``, ``/``, ``\\``): if not, standardising
+        removes stereochemistry, which the model could not read."""
+        return any(c in t for t in self.tokenizer.vocab.tokens for c in "@/\\")
 
     @property
     def latent_dim(self) -> int:
@@ -291,7 +311,10 @@ class Codec:
     def inputs(self, values: list[Any]) -> Inputs:
         """Token ids of each input's canonical form (the model was trained on RDKit canonical
         SMILES), or None and the reason it cannot be encoded (logged)."""
-        canon, reasons = canonical_forms(values)
+        if self.standardize:
+            canon, reasons, changes = standardized_forms(values, self.keeps_stereo)
+        else:
+            (canon, reasons), changes = canonical_forms(values), [None] * len(values)
         ok = [k for k, r in enumerate(reasons) if r is None]
         encoded, errors, details = self.tokenizer.encode_many([canon[k] for k in ok])
         ids: list[list[int] | None] = [None] * len(values)
@@ -307,7 +330,7 @@ class Codec:
                 len(values),
                 dict(sorted(messages.items())[:5]),
             )
-        return Inputs(ids, reasons, canon)
+        return Inputs(ids, reasons, canon, changes)
 
     def batches(
         self, ids: list[list[int] | None], batch_size: int
@@ -329,7 +352,10 @@ class Codec:
             TokenizerError: the molecule cannot be encoded; the message quotes the input and names
                 the reason or the token (and its position) the vocabulary lacks.
         """
-        _, canon, reason = canonical_mol(smiles)
+        if self.standardize:
+            canon, reason, _ = standardized_pair(smiles, self.keeps_stereo)
+        else:
+            _, canon, reason = canonical_mol(smiles)
         if canon is None:
             raise TokenizerError(
                 f"cannot encode this SMILES ({reason}: {DESCRIPTIONS[reason]})",
@@ -365,7 +391,8 @@ class Codec:
             smiles: one SMILES, a list or Series of them (a DataFrame: its ``smiles`` column).
             sample: draw ``z ~ q(z|x)`` instead of returning the mean.
             seed: seed for ``sample=True``.
-            details: also return a DataFrame with ``smiles`` and ``reason`` (None when encoded).
+            details: also return a DataFrame with ``smiles``, ``reason`` (None when encoded) and
+                ``standardized`` (what standardising the input changed, None when nothing).
 
         Returns:
             ``(N, latent_dim)`` float32 array. In the batch form a row that cannot be encoded is
@@ -378,16 +405,21 @@ class Codec:
             mu, logvar = self.posterior(smiles)
             mu_np, lv_np, reasons = mu.cpu().numpy()[None], logvar.cpu().numpy()[None], [None]
             values: list[Any] = [smiles]
+            changes = [
+                standardized_pair(smiles, self.keeps_stereo)[2] if self.standardize else None
+            ]
         else:
             values = smiles_list(smiles)
             post = self.posteriors(values, batch_size)
             mu_np, lv_np, reasons = post.mu, post.logvar, post.inputs.reasons
+            changes = post.inputs.changes
         z = mu_np
         if sample:
             rng = np.random.default_rng(seed)
             z = (mu_np + np.exp(0.5 * lv_np) * rng.standard_normal(mu_np.shape)).astype(np.float32)
         if details:
-            return z, pd.DataFrame({"smiles": pd.Series(values, dtype=object), "reason": reasons})
+            frame = {"smiles": pd.Series(values, dtype=object), "reason": reasons}
+            return z, pd.DataFrame({**frame, "standardized": changes})
         return z
 
     def save(self, path: str | os.PathLike, metadata: dict | None = None) -> Path:

@@ -55,7 +55,10 @@ class Generator(Codec):
 
 
 def load(
-    model: str | os.PathLike, device: str | torch.device | None = None, precision: str = "fp32"
+    model: str | os.PathLike,
+    device: str | torch.device | None = None,
+    precision: str = "fp32",
+    standardize: bool = True,
 ) -> Generator:
     """Load a :class:`Generator` from a checkpoint file or a run directory (its ``best.pt``).
 
@@ -64,6 +67,8 @@ def load(
             name of a bundled model (``mv.pretrained()``).
         device: ``"cpu"``, ``"cuda"``, ... (default: cuda if available, else cpu).
         precision: decoding precision, ``"fp32"`` or ``"bf16"`` (see :class:`~molvae.codec.Codec`).
+        standardize: make inputs like the training data before encoding (largest fragment,
+            neutral charges, no stereo for a stereo-free vocabulary); False: as given.
 
     Raises:
         CheckpointError: missing, damaged, tampered or pickled-object file, unknown format version.
@@ -81,7 +86,7 @@ def load(
         except (ValueError, KeyError, TypeError) as err:
             raise ckpt.CheckpointError(f"{path}: unusable learned prior: {err}") from err
     train_max_len = (c.train_config or {}).get("max_len")
-    return Generator.from_training(
+    gen = Generator.from_training(
         c.build_model(inference_device(device)),
         c.tokenizer,
         int(train_max_len) if train_max_len else None,
@@ -89,3 +94,5 @@ def load(
         metadata=dict(c.metadata),
         precision=precision,
     )
+    gen.standardize = bool(standardize)
+    return gen

@@ -30,7 +30,7 @@ def elbo(
     """Per-molecule negative ELBO terms (nats): ``recon_nll`` = -log p(x|z), z ~ q(z|x) averaged
     over ``n_samples``; ``kl`` = KL(q(z|x) || N(0, I)); ``neg_elbo`` = their sum, an anomaly
     score (high for molecules unlike the training data). Rows that cannot be encoded are NaN
-    with a ``reason``."""
+    with a ``reason``; ``standardized`` says what standardising an input changed."""
     if isinstance(n_samples, bool) or not isinstance(n_samples, int) or n_samples < 1:
         raise ValueError(f"n_samples must be an integer >= 1, got {n_samples!r}")
     values = smiles_list(smiles)
@@ -56,5 +56,6 @@ def elbo(
             "kl": kl,
             "neg_elbo": recon + kl,
             "reason": inputs.reasons,
+            "standardized": inputs.changes,
         }
     )

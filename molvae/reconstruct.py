@@ -24,7 +24,7 @@ from molvae.device import torch_generator
 
 logger = logging.getLogger(__name__)
 
-COLUMNS = ["smiles", "reconstruction", "match", "frequency", "tanimoto", "reason"]
+COLUMNS = ["smiles", "reconstruction", "match", "frequency", "tanimoto", "reason", "standardized"]
 
 
 def reconstruct(
@@ -41,7 +41,8 @@ def reconstruct(
     Returns:
         DataFrame with ``smiles`` (input), ``reconstruction``, ``match`` (same molecule, canonical
         comparison), ``frequency`` (share of decodings equal to ``reconstruction``), ``tanimoto``
-        (to the input) and ``reason`` (why a row could not be encoded). ``df.attrs["exact_match"]``
+        (to the input) and ``reason`` (why a row could not be encoded), ``standardized`` (what
+        standardising the input changed; the comparison is with the standardised molecule). ``df.attrs["exact_match"]``
         holds the exact-match rate over the encodable rows.
     """
     if isinstance(n_decodes, bool) or not isinstance(n_decodes, int) or n_decodes < 1:
@@ -80,11 +81,11 @@ def reconstruct(
     rows = []
     for k, s in enumerate(values):
         if k not in best:
-            rows.append((s, None, False, np.nan, np.nan, inputs.reasons[k]))
+            rows.append((s, None, False, np.nan, np.nan, inputs.reasons[k], None))
             continue
         top, freq, similarity = best[k]
         same = top == canon[k]  # the same canonical SMILES: the same molecule, Tanimoto 1
-        rows.append((s, top, same, freq, 1.0 if same else similarity, None))
+        rows.append((s, top, same, freq, 1.0 if same else similarity, None, inputs.changes[k]))
     df = pd.DataFrame(rows, columns=COLUMNS)
     df.attrs["exact_match"] = float(df.match[ok].mean()) if ok else float("nan")
     logger.info(

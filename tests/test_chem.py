@@ -188,3 +188,20 @@ def test_canonical_similarities_equal_the_single_calls(moses_sample, n_jobs):
     ]
     with pytest.raises(ValueError, match="1 values but 2 targets"):
         chem.canonical_similarities(["C"], ["C", "CC"])
+
+
+def test_standardize_reports_what_changed():
+    from molvae.chem import standardized_forms, standardized_pair
+
+    assert standardized_pair("C[C@H](N)C(=O)[O-].[Na+]", keep_stereo=False) == (
+        "CC(N)C(=O)O",
+        None,
+        "fragment,charge,stereo",
+    )
+    assert standardized_pair("C[C@H](N)C(=O)O", keep_stereo=True) == ("C[C@H](N)C(=O)O", None, None)
+    assert standardized_pair("C/C=C/C", keep_stereo=False)[2] == "stereo"
+    assert standardized_pair("C[N+](C)(C)C.[Cl-]")[2] == "fragment"  # a quaternary N stays charged
+    canon, why, changes = standardized_forms(["CCO", "xx", None, "CC(=O)[O-]"])
+    assert canon == ["CCO", None, None, "CC(=O)O"]
+    assert why == [None, "unparseable", "not_a_string", None]
+    assert changes == [None, None, None, "charge"]

@@ -57,6 +57,7 @@ def test_reconstruct_returns_the_inputs(fitted):
         "frequency",
         "tanimoto",
         "reason",
+        "standardized",
     ]
     assert pd.isna(df.reason[0]) and df.reason[1] == "unknown_token"
     assert 0 < df.frequency[0] <= 1
@@ -103,7 +104,7 @@ def test_neighbors_unique_valid_sorted(fitted):
 def test_elbo_ranks_training_molecule_below_outlier(fitted):
     gen, smiles = fitted
     df = gen.elbo([smiles[0], "CCCCCCCCCCCCCCCCCCCCCCCC", "C[Se]C"])
-    assert list(df.columns) == ["smiles", "recon_nll", "kl", "neg_elbo", "reason"]
+    assert list(df.columns) == ["smiles", "recon_nll", "kl", "neg_elbo", "reason", "standardized"]
     assert df.neg_elbo[0] < df.neg_elbo[1]
     assert np.isnan(df.neg_elbo[2]) and df.reason[2] == "unknown_token"
 

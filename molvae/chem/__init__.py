@@ -12,7 +12,13 @@ Example:
     0.55
 """
 
-from molvae.chem.batch import PARALLEL_MIN, canonical_forms, canonical_similarities, score
+from molvae.chem.batch import (
+    PARALLEL_MIN,
+    canonical_forms,
+    canonical_similarities,
+    score,
+    standardized_forms,
+)
 from molvae.chem.filters import (
     MOSES_ALLOWED_ATOMS,
     alerts,
@@ -26,6 +32,7 @@ from molvae.chem.mol import (
     MAX_SMILES_CHARS,
     canonical,
     canonical_mol,
+    canonical_of,
     canonical_pair,
     fingerprint,
     keep_largest_fragment,
@@ -51,8 +58,10 @@ from molvae.chem.properties import (
     sa_score,
     warm_up,
 )
+from molvae.chem.standardize import CHANGES, standardize_mol, standardized_pair
 
 __all__ = [
+    "CHANGES",
     "DEFAULT_PROPERTIES",
     "MAX_HEAVY_ATOMS",
     "MAX_SMILES_CHARS",
@@ -67,6 +76,7 @@ __all__ = [
     "canonical",
     "canonical_forms",
     "canonical_mol",
+    "canonical_of",
     "canonical_pair",
     "canonical_similarities",
     "check_property_names",
@@ -84,6 +94,9 @@ __all__ = [
     "sa_score",
     "score",
     "smiles_list",
+    "standardize_mol",
+    "standardized_forms",
+    "standardized_pair",
     "tanimoto",
     "to_mol",
     "to_smiles",

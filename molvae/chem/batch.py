@@ -18,6 +18,7 @@ from molvae.chem.properties import (
     qed,
     warm_up,
 )
+from molvae.chem.standardize import standardized_pair
 from molvae.parallel import chunked, default_jobs, map_chunks
 
 PARALLEL_MIN = 5000  # inputs from which canonical_forms runs in worker processes
@@ -47,6 +48,26 @@ def canonical_forms(
     chunks = [(c, largest_fragment) for c in chunked(values, size)]
     pairs = [p for part in map_chunks(_canonical_chunk, chunks, jobs, progress, desc) for p in part]
     return [c for c, _ in pairs], [r for _, r in pairs]
+
+
+def _standardized_chunk(
+    args: tuple[list[Any], bool],
+) -> list[tuple[str | None, str | None, str | None]]:
+    values, keep_stereo = args
+    return [standardized_pair(v, keep_stereo) for v in values]
+
+
+def standardized_forms(
+    values: list[Any], keep_stereo: bool = True, n_jobs: int | None = None
+) -> tuple[list[str | None], list[str | None], list[str | None]]:
+    """As :func:`canonical_forms` after standardising each molecule (``molvae.chem.standardize``:
+    largest fragment, neutral charges, no stereo unless ``keep_stereo``), plus what changed per
+    input (``"fragment,charge"``..., None when nothing did or the input is invalid)."""
+    jobs = (n_jobs or default_jobs()) if len(values) >= PARALLEL_MIN else 1
+    size = max(1000, -(-len(values) // (4 * jobs)))
+    chunks = [(c, keep_stereo) for c in chunked(values, size)]
+    out = [t for part in map_chunks(_standardized_chunk, chunks, jobs, False, "") for t in part]
+    return [c for c, _, _ in out], [r for _, r, _ in out], [x for _, _, x in out]
 
 
 def _similar_chunk(pairs: list[tuple[Any, str]]) -> list[tuple[str | None, float]]:
