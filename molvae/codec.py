@@ -24,13 +24,7 @@ import pandas as pd
 import torch
 
 from molvae import checkpoint as ckpt
-from molvae.chem import (
-    canonical_forms,
-    canonical_mol,
-    smiles_list,
-    standardized_forms,
-    standardized_pair,
-)
+from molvae.chem import canonical_forms, smiles_list
 from molvae.constants import (
     DECODE_METHODS,
     DEFAULT_MAX_LEN,
@@ -39,10 +33,9 @@ from molvae.constants import (
     Z_SOURCES,
 )
 from molvae.device import autocast, torch_generator
-from molvae.exceptions import TokenizerError
+from molvae.inputs import Inputs, has_stereo_tokens, read_inputs, read_one
 from molvae.model import MolVAE
 from molvae.prior import GaussianMixturePrior, fit_prior
-from molvae.reasons import DESCRIPTIONS
 from molvae.tokenizers import Tokenizer, pad_rows
 
 logger = logging.getLogger(__name__)
@@ -76,24 +69,6 @@ def check_decoding_args(
         raise ValueError(f"max_len must be >= 1, got {max_len!r}")
     if isinstance(batch_size, bool) or int(batch_size) < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size!r}")
-
-
-@dataclass
-class Inputs:
-    """Molecules as the model reads them: per input, its token ids (None when it cannot be
-    encoded), the reason it cannot (``molvae.reasons``, None when it can) and its canonical
-    SMILES (None when RDKit cannot parse it), of the standardised molecule when the codec
-    standardises (``changes`` says what that changed)."""
-
-    ids: list[list[int] | None]
-    reasons: list[str | None]
-    canonical: list[str | None]
-    changes: list[str | None]  # what standardisation changed ("fragment,charge,stereo") or None
-
-    @property
-    def ok(self) -> list[int]:
-        """Rows that can be encoded, in input order."""
-        return [k for k, r in enumerate(self.reasons) if r is None]
 
 
 @dataclass
@@ -186,9 +161,8 @@ class Codec:
 
     @property
     def keeps_stereo(self) -> bool:
-        """Whether the vocabulary has stereo tokens (``@``, ``/``, ``\\``): if not, standardising
-        removes stereochemistry, which the model could not read."""
-        return any(c in t for t in self.tokenizer.vocab.tokens for c in "@/\\")
+        """Whether the vocabulary has stereo tokens (see :func:`molvae.inputs.has_stereo_tokens`)."""
+        return has_stereo_tokens(self.tokenizer)
 
     @property
     def latent_dim(self) -> int:
@@ -309,28 +283,8 @@ class Codec:
 
     # ---- molecules -> latent points ----------------------------------------------------------------
     def inputs(self, values: list[Any]) -> Inputs:
-        """Token ids of each input's canonical form (the model was trained on RDKit canonical
-        SMILES), or None and the reason it cannot be encoded (logged)."""
-        if self.standardize:
-            canon, reasons, changes = standardized_forms(values, self.keeps_stereo)
-        else:
-            (canon, reasons), changes = canonical_forms(values), [None] * len(values)
-        ok = [k for k, r in enumerate(reasons) if r is None]
-        encoded, errors, details = self.tokenizer.encode_many([canon[k] for k in ok])
-        ids: list[list[int] | None] = [None] * len(values)
-        messages = {k: r for k, r in enumerate(reasons) if r is not None}
-        for j, k in enumerate(ok):
-            ids[k] = encoded[j]
-            if j in errors:
-                reasons[k], messages[k] = errors[j], details[j]
-        if messages:
-            logger.warning(
-                "%d of %d molecules cannot be encoded: %s",
-                len(messages),
-                len(values),
-                dict(sorted(messages.items())[:5]),
-            )
-        return Inputs(ids, reasons, canon, changes)
+        """Each input as the model reads it (see :func:`molvae.inputs.read_inputs`)."""
+        return read_inputs(values, self.tokenizer, self.standardize, self.keeps_stereo)
 
     def batches(
         self, ids: list[list[int] | None], batch_size: int
@@ -352,16 +306,8 @@ class Codec:
             TokenizerError: the molecule cannot be encoded; the message quotes the input and names
                 the reason or the token (and its position) the vocabulary lacks.
         """
-        if self.standardize:
-            canon, reason, _ = standardized_pair(smiles, self.keeps_stereo)
-        else:
-            _, canon, reason = canonical_mol(smiles)
-        if canon is None:
-            raise TokenizerError(
-                f"cannot encode this SMILES ({reason}: {DESCRIPTIONS[reason]})",
-                input=smiles[:200] if isinstance(smiles, str) else None,
-            )
-        ids = torch.tensor([self.tokenizer.encode(canon)], device=self.device)  # names a bad token
+        ids = read_one(smiles, self.tokenizer, self.standardize, self.keeps_stereo)
+        ids = torch.tensor([ids], device=self.device)
         with torch.no_grad(), self.autocast():
             mu, logvar = self.model.encode_params(ids, torch.tensor([ids.shape[1]]))
         return mu[0].float(), logvar[0].float()
@@ -405,9 +351,7 @@ class Codec:
             mu, logvar = self.posterior(smiles)
             mu_np, lv_np, reasons = mu.cpu().numpy()[None], logvar.cpu().numpy()[None], [None]
             values: list[Any] = [smiles]
-            changes = [
-                standardized_pair(smiles, self.keeps_stereo)[2] if self.standardize else None
-            ]
+            changes = self.inputs([smiles]).changes
         else:
             values = smiles_list(smiles)
             post = self.posteriors(values, batch_size)
