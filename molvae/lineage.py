@@ -200,3 +200,18 @@ def check_continuation(
     elif parent is not None:
         parent.check_network(model_config)
         parent.check_tokenizer(train_config.tokenizer)
+
+
+def piece_recorder(
+    parent_sha256: str | None, data: str, n_train: int, device: torch.device, world_size: int
+) -> Any:
+    """A function from a run's state (``molvae.rundir.RunState``) to this piece's lineage record
+    (what :func:`record` appends to the earlier pieces) at the end of an epoch."""
+    fixed = {"parent_sha256": parent_sha256, "data": data, "n_train": n_train,
+             "hardware": hardware(device), "world_size": world_size}  # fmt: skip
+
+    def piece(state: Any) -> dict[str, Any]:
+        return {**fixed, "steps": state.step, "molecules_seen": state.molecules,
+                "seconds": round(state.wall_seconds, 1)}  # fmt: skip
+
+    return piece

@@ -193,40 +193,27 @@ def _fit(
     )  # fmt: skip
     meta = {"data": cfg.data or "in-memory", "n_train": len(train), "n_val": len(val),
             "prepare_report": prepared.report.to_dict(), "world_size": world.size}  # fmt: skip
-    piece_of = {"data": meta["data"], "n_train": len(train)}
     val_moments = _val_moments(val, cfg, world, device)
 
     # ---- the loop ---------------------------------------------------------------------------
     deadline = time.monotonic() + (cfg.time_limit_minutes * 60 or math.inf)
     stopped = stop_reason(state, cfg, total_steps, timed_out=False)
-    hardware = lineage.hardware(device)
+    piece_of = lineage.piece_recorder(parent_sha, meta["data"], len(train), device, world.size)
     while stopped is None:
         epoch_start = time.monotonic()
         stats = train_epoch(
             model, optimizer, train, cfg, state, total_steps, bf16, deadline, progress, world, net
         )
-        state.molecules += stats["molecules"]  # also a metrics.csv column: learning curves
-        metrics = None
-        if world.main:  # rank 0 validates; every rank records the same row
-            metrics = validate(
-                model, tokenizer, val, cfg, cfg.seed + state.epoch, bf16, val_moments=val_moments
-            )
-        metrics = world.broadcast(metrics)
         timed_out = stats.pop("timed_out")
-        improved = state.record({**stats, **metrics})
-        if world.main:
-            log_epoch(state.history[-1], model_config.latent_dim)
+        improved = _close_epoch(model, tokenizer, val, cfg, state, stats, bf16, val_moments, world)
         if improved:
             best_weights = {k: v.detach().clone() for k, v in model.state_dict().items()}
         rank_rng = world.gather(torch.get_rng_state()) if world.active else None
         state.wall_seconds += time.monotonic() - epoch_start
         if run is not None:
             train_state = {**state.to_dict(rank_rng), "optimizer": optimizer.state_dict()}
-            piece = {"parent_sha256": parent_sha, "steps": state.step,
-                     "molecules_seen": state.molecules, "seconds": round(state.wall_seconds, 1),
-                     "hardware": hardware, "world_size": world.size}  # fmt: skip
             info = {**meta, "epoch": state.epoch, "step": state.step,
-                    "lineage": lineage.record(earlier, {**piece_of, **piece})}  # fmt: skip
+                    "lineage": lineage.record(earlier, piece_of(state))}  # fmt: skip
             run.save_epoch(improved, model, tokenizer, asdict(cfg), train_state, info)
             run.write_history(state.history)
         world.barrier()
@@ -241,6 +228,31 @@ def _fit(
         model, tokenizer, pd.DataFrame(state.history), Path(out_dir) if out_dir else None,
         stopped, prior, cfg.max_len,
     )  # fmt: skip
+
+
+def _close_epoch(
+    model: MolVAE,
+    tokenizer: Tokenizer,
+    val: PreparedData,
+    cfg: TrainConfig,
+    state: RunState,
+    stats: dict[str, Any],
+    bf16: bool,
+    val_moments: Any,
+    world: World,
+) -> bool:
+    """Validate (rank 0; every rank records the same row), record and log the epoch; True when
+    its validation ELBO is the best yet."""
+    state.molecules += stats["molecules"]  # also a metrics.csv column: learning curves
+    metrics = None
+    if world.main:
+        metrics = validate(
+            model, tokenizer, val, cfg, cfg.seed + state.epoch, bf16, val_moments=val_moments
+        )
+    improved = state.record({**stats, **world.broadcast(metrics)})
+    if world.main:
+        log_epoch(state.history[-1], model.cfg.latent_dim)
+    return improved
 
 
 def _fit_prior(
