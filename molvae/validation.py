@@ -23,6 +23,7 @@ from molvae.tokenizers import Tokenizer
 logger = logging.getLogger(__name__)
 
 
+@torch.no_grad()
 def validate(
     model: MolVAE,
     tokenizer: Tokenizer,
