@@ -168,3 +168,17 @@ def test_sigterm_stops_sampling_like_ctrl_c(tmp_path):
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130 and "interrupted" in err
     assert list(out.parent.iterdir()) == []
+
+
+def test_output_equal_to_the_input_is_refused_before_any_work(tmp_path, capsys):
+    """``molvae prepare in.smi -o in.smi`` used to overwrite the input (5 lines became 2)."""
+    from molvae.cli.main import main
+
+    f = tmp_path / "in.smi"
+    text = "CCO\nCCN\nxx\nCCO\nc1ccccc1\n"
+    f.write_text(text)
+    for argv in (["prepare", str(f), "-o", str(f)], ["score", str(f), "-o", str(f)],
+                 ["evaluate", str(f), "-o", str(f)]):  # fmt: skip
+        assert main(argv) != 0
+        assert f.read_text() == text
+    assert "is the input file" in capsys.readouterr().err

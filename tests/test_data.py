@@ -8,7 +8,13 @@ import pandas as pd
 import pytest
 
 import molvae as mv
-from molvae.data import batch_indices, load_prepared, padding_fraction, save_prepared
+from molvae.data import (
+    batch_indices,
+    load_prepared,
+    padding_fraction,
+    read_smiles,
+    save_prepared,
+)
 from molvae.tokenizers import BOS, EOS, PAD
 
 
@@ -213,3 +219,29 @@ def test_batch_indices_seeded_and_drop_last():
     assert all(len(x) == 3 for x in batch_indices(lengths, 3, drop_last=True))
     with pytest.raises(ValueError):
         batch_indices(lengths, 0)
+
+
+def test_bom_utf16_and_the_column_named_exactly_smiles(tmp_path):
+    """A UTF-8 BOM no longer hides the header; UTF-16 exports are read, not called binary; a
+    ``smiles`` column wins over ``smiles_id`` that comes first."""
+    from molvae.data import read_samples
+
+    bom = tmp_path / "bom.smi"
+    bom.write_bytes(b"\xef\xbb\xbfsmiles\nCCO\nc1ccccc1\n")
+    assert read_smiles(bom).tolist() == ["CCO", "c1ccccc1"]
+    assert read_samples(bom) == ["CCO", "c1ccccc1"]  # the header is not a sample
+    u16 = tmp_path / "u16.csv"
+    u16.write_bytes("id,SMILES\n1,CCO\n2,CCN\n".encode("utf-16"))
+    assert read_smiles(u16).tolist() == ["CCO", "CCN"]
+    ids = tmp_path / "ids.csv"
+    ids.write_text("smiles_id,smiles\nm1,CCO\nm2,CCN\n")
+    assert read_smiles(ids).tolist() == ["CCO", "CCN"]
+    assert read_samples(ids) == ["CCO", "CCN"]
+
+
+def test_evaluate_does_not_count_a_header_line(tmp_path):
+    from molvae.data import read_samples
+
+    f = tmp_path / "s.smi"
+    f.write_text("SMILES\nCCO\n\nxx\n")
+    assert read_samples(f) == ["CCO", "", "xx"]  # blank and junk lines stay samples

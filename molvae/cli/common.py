@@ -49,12 +49,25 @@ def read_input(path: str, column: str | None = None) -> list:
     return read_smiles(Path(path), column=column).tolist()
 
 
-def output(path: str | os.PathLike | None) -> Path | None:
+def output(path: str | os.PathLike | None, *inputs: str | os.PathLike | None) -> Path | None:
     """Check an output path before any work is done: its folder is created now, and a path that
-    cannot be written (a folder, a parent that is a file) fails at once, not after the work."""
+    cannot be written (a folder, a parent that is a file) or that is one of the command's
+    ``inputs`` (it would be overwritten by the results) fails at once, not after the work."""
     from molvae.files import check_writable
 
-    return None if path is None else check_writable(path)
+    if path is None:
+        return None
+    for given in inputs:
+        if given is not None and _same_file(path, given):
+            raise ValueError(f"-o {path} is the input file {given}: write the results elsewhere")
+    return check_writable(path)
+
+
+def _same_file(a: str | os.PathLike, b: str | os.PathLike) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # one of them does not exist (yet)
+        return False
 
 
 def write_csv(df: Any, path: str | os.PathLike) -> None:

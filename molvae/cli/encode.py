@@ -25,7 +25,7 @@ def run(args: argparse.Namespace) -> int:
 
     from molvae.files import atomic_write
 
-    out = output(args.out)
+    out = output(args.out, args.input)
     gen = load_generator(args.model, args.device)
     z, info = gen.encode(
         read_input(args.input, args.column), sample=args.sample, seed=args.seed, details=True

@@ -60,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
     from molvae.data import read_samples
     from molvae.metrics import evaluate
 
-    out = output(args.out)
+    out = output(args.out, args.samples)
     samples = read_samples(args.samples, args.column)
     reference = reference_arg(args.reference)
     train = None if args.train in ("none", "") else args.train

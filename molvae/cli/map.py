@@ -28,7 +28,7 @@ def run(args: argparse.Namespace) -> int:
     from molvae.data import choose_column, read_raw, read_smiles
     from molvae.viz import latent_map
 
-    output(args.out)
+    output(args.out, args.input)
     gen = load_generator(args.model, args.device)
     raw = read_raw(args.input)  # read once: clear errors for empty/binary/missing files
     frame = read_smiles(raw, column=args.column).to_frame()

@@ -42,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
     from molvae import datasets
     from molvae.data import prepare_file
 
-    out, report = output(args.out), output(args.report)
+    out, report = output(args.out, args.data), output(args.report, args.data)
     data = prepare_file(
         datasets.resolve(args.data),
         args.tokenizer,

@@ -19,7 +19,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    out = output(args.out)
+    out = output(args.out, args.input)
     gen = load_generator(args.model, args.device)
     df = gen.reconstruct(
         read_input(args.input, args.column), n_decodes=args.n_decodes, seed=args.seed

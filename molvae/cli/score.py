@@ -34,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
 
     names = [p.strip() for p in args.properties.split(",") if p.strip()]
     check_property_names(names)  # before reading or scoring anything
-    out = output(args.out)
+    out = output(args.out, args.input)
     smiles = read_input(args.input, args.column)
     df = score(smiles, properties=names, n_jobs=args.jobs, progress=True)
     write_csv(df, out)

@@ -66,6 +66,7 @@ def read_raw(path: str | os.PathLike) -> RawFile:
             data = gzip.decompress(stored)
         except (OSError, EOFError) as err:
             raise DataError(f"{path}: damaged gzip file: {err}") from err
+    data = _as_utf8(data, path)
     suffixes = [s.lower() for s in path.suffixes]
     if suffixes and suffixes[-1] == ".gz":
         suffixes = suffixes[:-1]
@@ -82,6 +83,19 @@ def read_raw(path: str | os.PathLike) -> RawFile:
     if not data.strip():
         raise DataError(f"{path}: file is empty (or holds only whitespace)")
     return RawFile(path, data, suffixes[-1] if suffixes else "", hashlib.sha256(stored).hexdigest())
+
+
+def _as_utf8(data: bytes, path: Path) -> bytes:
+    """UTF-8 text without a byte-order mark: a UTF-8 BOM is dropped (it would hide a header), a
+    UTF-16 file (marked by its BOM, as spreadsheet exports are) is converted."""
+    if data[:3] == b"\xef\xbb\xbf":
+        return data[3:]
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        try:
+            return data.decode("utf-16").encode("utf-8")
+        except UnicodeDecodeError as err:
+            raise DataError(f"{path}: damaged UTF-16 text: {err}") from err
+    return data
 
 
 def text_lines(raw: RawFile) -> list[str]:
@@ -112,6 +126,10 @@ def choose_column(columns: Sequence[Any], column: str | None, path: Any) -> str:
         DataError: the column is absent (the message lists the columns and a close match).
     """
     cols = [str(c) for c in columns]
+    if column is None:  # a column named exactly like SMILES wins over one that merely contains it
+        exact = [c for c in cols if c.strip().lower() in SMILES_COLUMN_NAMES]
+        if exact:
+            return exact[0]
     if column is not None:
         if column in cols:
             return column
@@ -120,7 +138,7 @@ def choose_column(columns: Sequence[Any], column: str | None, path: Any) -> str:
         hint = f"; did you mean {lower[close[0]]!r}?" if close else ""
         raise DataError(f"{path}: no column {column!r}; columns present: {cols}{hint}")
     for name in cols:
-        if name.strip().lower() in SMILES_COLUMN_NAMES or "smiles" in name.lower():
+        if "smiles" in name.lower():
             return name
     raise DataError(
         f"{path}: no SMILES column found (looked for a name like 'smiles'); columns present: "
@@ -157,11 +175,10 @@ def read_smiles(path: str | os.PathLike | RawFile, column: str | None = None) ->
         raise DataError(
             f"{raw.path}: column={column!r} given, but a {raw.ext or 'plain'} file has no columns"
         )
-    values = first_fields(text_lines(raw))
-    if values and values[0].lower() in SMILES_COLUMN_NAMES:
-        values = values[1:]
-        if not values:
-            raise DataError(f"{raw.path}: has a header line but no rows")
+    lines = first_fields(text_lines(raw))
+    values = without_header(lines)
+    if len(values) < len(lines) and not values:
+        raise DataError(f"{raw.path}: has a header line but no rows")
     if not any(values):
         raise DataError(f"{raw.path}: holds only blank lines")
     return pd.Series(values, name="smiles", dtype=object)
@@ -178,4 +195,10 @@ def read_samples(path: str | os.PathLike, column: str = "smiles") -> list[Any]:
             except DataError:
                 return read_smiles(raw).tolist()  # e.g. a "SMILES" column
         return read_smiles(raw, column=column).tolist()
-    return first_fields(text_lines(raw))
+    return without_header(first_fields(text_lines(raw)))
+
+
+def without_header(values: list[str]) -> list[str]:
+    """The values without a first line that names the column (``smiles``, ``SMILES``...): a
+    header is never a molecule."""
+    return values[1:] if values and values[0].strip().lower() in SMILES_COLUMN_NAMES else values
