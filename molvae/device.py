@@ -83,6 +83,8 @@ def torch_generator(seed: int | None, device: torch.device | str = "cpu") -> tor
     gen = torch.Generator(device=device)
     if seed is None:
         gen.seed()
-    else:
-        gen.manual_seed(int(seed))
+        return gen
+    if isinstance(seed, bool) or not -(2**63) <= int(seed) < 2**64:
+        raise ValueError(f"seed must be an integer from -2**63 to 2**64 - 1, got {seed!r}")
+    gen.manual_seed(int(seed))
     return gen

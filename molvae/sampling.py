@@ -79,6 +79,10 @@ def iter_samples(
     gen = torch_generator(seed, codec.device)
     if n_jobs is None:
         n_jobs = 0 if codec.device.type == "cpu" else default_jobs()
+    cpus = os.cpu_count() or 1
+    if n_jobs > cpus:  # more RDKit workers than CPUs only costs memory and start-up
+        logger.info("sampling: %d RDKit workers asked for, %d CPUs: using %d", n_jobs, cpus, cpus)
+        n_jobs = cpus
 
     def frames(pool: Any) -> Iterator[pd.DataFrame]:
         pending: deque = deque()  # (nll, [(smiles, canonical forms)] or futures), oldest first

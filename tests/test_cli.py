@@ -4,6 +4,7 @@ import json
 import subprocess
 import sys
 
+import pandas as pd
 import pytest
 
 import molvae as mv
@@ -182,3 +183,27 @@ def test_output_equal_to_the_input_is_refused_before_any_work(tmp_path, capsys):
         assert main(argv) != 0
         assert f.read_text() == text
     assert "is the input file" in capsys.readouterr().err
+
+
+def test_out_of_range_numbers_are_one_line_errors(tmp_path, capsys):
+    """``--seed 2**70`` was an overflow from torch; ``draw --per-row 0`` a ZeroDivisionError;
+    ``draw --limit -1`` silently drew all but the last molecule."""
+    from molvae.cli.main import main
+
+    f = tmp_path / "a.smi"
+    f.write_text("CCO\nCCN\n")
+    assert main(["sample", "-n", "3", "--seed", str(2**70), "-o", str(tmp_path / "s.csv")]) != 0
+    assert "seed must be an integer" in capsys.readouterr().err
+    assert not (tmp_path / "s.csv").exists()
+    for flag in (["--per-row", "0"], ["--limit", "-1"]):
+        with pytest.raises(SystemExit) as exit_:
+            main(["draw", str(f), *flag, "-o", str(tmp_path / "g.png")])
+        assert exit_.value.code == 2  # bad usage, before any work
+
+
+def test_more_sampling_workers_than_cpus_are_capped():
+    import os
+
+    gen = mv.load("moses-smiles", device="cpu")
+    many = gen.sample(30, seed=4, batch_size=10, n_jobs=(os.cpu_count() or 1) + 500)
+    pd.testing.assert_frame_equal(many, gen.sample(30, seed=4, batch_size=10, n_jobs=0))
