@@ -306,11 +306,15 @@ class Codec:
             TokenizerError: the molecule cannot be encoded; the message quotes the input and names
                 the reason or the token (and its position) the vocabulary lacks.
         """
-        ids = read_one(smiles, self.tokenizer, self.standardize, self.keeps_stereo)
+        return self._posterior_changes(smiles)[:2]
+
+    def _posterior_changes(self, smiles: str) -> tuple[torch.Tensor, torch.Tensor, str | None]:
+        """:meth:`posterior` and what standardising the molecule changed (one pass)."""
+        ids, changes = read_one(smiles, self.tokenizer, self.standardize, self.keeps_stereo)
         ids = torch.tensor([ids], device=self.device)
         with torch.no_grad(), self.autocast():
             mu, logvar = self.model.encode_params(ids, torch.tensor([ids.shape[1]]))
-        return mu[0].float(), logvar[0].float()
+        return mu[0].float(), logvar[0].float(), changes
 
     def posteriors(self, smiles: list[Any], batch_size: int = 1000) -> Posteriors:
         """q(z|x) of every input, NaN rows where one cannot be encoded (see :class:`Posteriors`)."""
@@ -348,10 +352,10 @@ class Codec:
             TokenizerError: a single SMILES that cannot be encoded (the message names the token).
         """
         if isinstance(smiles, str):
-            mu, logvar = self.posterior(smiles)
+            mu, logvar, change = self._posterior_changes(smiles)
             mu_np, lv_np, reasons = mu.cpu().numpy()[None], logvar.cpu().numpy()[None], [None]
             values: list[Any] = [smiles]
-            changes = self.inputs([smiles]).changes
+            changes = [change]
         else:
             values = smiles_list(smiles)
             post = self.posteriors(values, batch_size)

@@ -70,15 +70,16 @@ def read_inputs(
 
 def read_one(
     smiles: str, tokenizer: Tokenizer, standardize: bool = True, keep_stereo: bool = True
-) -> list[int]:
-    """Token ids of one molecule.
+) -> tuple[list[int], str | None]:
+    """Token ids of one molecule, and what standardising it changed (None when nothing did).
 
     Raises:
         TokenizerError: it cannot be encoded; the message quotes the input and names the reason,
             or the token (and its position) the vocabulary lacks.
     """
+    changes = None
     if standardize:
-        canon, reason, _ = standardized_pair(smiles, keep_stereo)
+        canon, reason, changes = standardized_pair(smiles, keep_stereo)
     else:
         _, canon, reason = canonical_mol(smiles)
     if canon is None:
@@ -86,4 +87,4 @@ def read_one(
             f"cannot encode this SMILES ({reason}: {DESCRIPTIONS[reason]})",
             input=smiles[:200] if isinstance(smiles, str) else None,
         )
-    return tokenizer.encode(canon)
+    return tokenizer.encode(canon), changes

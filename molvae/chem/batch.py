@@ -43,11 +43,19 @@ def canonical_forms(
     metrics all call it, so "valid" means the same everywhere. From ``PARALLEL_MIN`` inputs on,
     chunks go to ``n_jobs`` worker processes (default :func:`~molvae.parallel.default_jobs`).
     """
+    pairs = _per_molecule(_canonical_chunk, values, largest_fragment, n_jobs, progress, desc)
+    return [c for c, _ in pairs], [r for _, r in pairs]
+
+
+def _per_molecule(
+    fn: Any, values: list[Any], option: Any, n_jobs: int | None, progress: bool, desc: str
+) -> list[Any]:
+    """``fn((chunk, option))`` over ``values`` in chunks, flattened, in input order: in worker
+    processes from ``PARALLEL_MIN`` inputs on (chunks of 1,000 or more, about four per job)."""
     jobs = (n_jobs or default_jobs()) if len(values) >= PARALLEL_MIN else 1
     size = max(1000, -(-len(values) // (4 * jobs)))
-    chunks = [(c, largest_fragment) for c in chunked(values, size)]
-    pairs = [p for part in map_chunks(_canonical_chunk, chunks, jobs, progress, desc) for p in part]
-    return [c for c, _ in pairs], [r for _, r in pairs]
+    chunks = [(c, option) for c in chunked(values, size)]
+    return [r for part in map_chunks(fn, chunks, jobs, progress, desc) for r in part]
 
 
 def _standardized_chunk(
@@ -63,10 +71,7 @@ def standardized_forms(
     """As :func:`canonical_forms` after standardising each molecule (``molvae.chem.standardize``:
     largest fragment, neutral charges, no stereo unless ``keep_stereo``), plus what changed per
     input (``"fragment,charge"``..., None when nothing did or the input is invalid)."""
-    jobs = (n_jobs or default_jobs()) if len(values) >= PARALLEL_MIN else 1
-    size = max(1000, -(-len(values) // (4 * jobs)))
-    chunks = [(c, keep_stereo) for c in chunked(values, size)]
-    out = [t for part in map_chunks(_standardized_chunk, chunks, jobs, False, "") for t in part]
+    out = _per_molecule(_standardized_chunk, values, keep_stereo, n_jobs, False, "")
     return [c for c, _, _ in out], [r for _, r, _ in out], [x for _, _, x in out]
 
 
