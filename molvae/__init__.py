@@ -29,6 +29,9 @@ _LAZY = {
     "draw_interpolation": "molvae.viz",
     "latent_map": "molvae.viz",
     "property_histograms": "molvae.viz",
+    "heatmap": "molvae.viz",
+    "latent_report": "molvae.report",
+    "LatentReport": "molvae.report",
     "evaluate": "molvae.metrics",
     "FitResult": "molvae.train",
     "fit": "molvae.train",
@@ -62,6 +65,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from molvae.generator import Generator, load
     from molvae.metrics import evaluate
     from molvae.model import MolVAE
+    from molvae.report import LatentReport, latent_report
     from molvae.tokenizers import (
         TOKENIZERS,
         SelfiesTokenizer,
@@ -73,7 +77,7 @@ if TYPE_CHECKING:  # pragma: no cover
         tokenizer_from_dict,
     )
     from molvae.train import FitResult, fit
-    from molvae.viz import draw_grid, draw_interpolation, latent_map, property_histograms
+    from molvae.viz import draw_grid, draw_interpolation, heatmap, latent_map, property_histograms
 
 
 def __getattr__(name: str):
@@ -96,6 +100,7 @@ __all__ = [
     "DataError",
     "FitResult",
     "Generator",
+    "LatentReport",
     "ModelConfig",
     "MolVAE",
     "MolvaeError",
@@ -118,7 +123,9 @@ __all__ = [
     "draw_interpolation",
     "evaluate",
     "fit",
+    "heatmap",
     "latent_map",
+    "latent_report",
     "load",
     "load_config",
     "prepare",

@@ -165,6 +165,17 @@ def set_prior(path: str | os.PathLike, prior: dict[str, Any] | None) -> Path:
     return Path(path)
 
 
+def set_metadata(path: str | os.PathLike, updates: dict[str, Any]) -> Path:
+    """Add or replace metadata entries (plain data) of an existing checkpoint, atomically; the
+    weights and prior are kept as stored (a float16 bundled model stays float16)."""
+    load(path)  # verified before it is rewritten
+    payload = torch.load(path, map_location="cpu", weights_only=True)
+    payload["metadata"] = {**(payload.get("metadata") or {}), **updates}
+    with atomic_write(path, "wb") as f:
+        torch.save(payload, f)
+    return Path(path)
+
+
 def load(path: str | os.PathLike) -> Checkpoint:
     """Load and verify a checkpoint without ever unpickling arbitrary objects.
 

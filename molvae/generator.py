@@ -16,6 +16,7 @@ import os
 
 import torch
 
+from molvae import anomaly as _anomaly
 from molvae import latent, likelihood, sampling
 from molvae import optimize as _optimize
 from molvae import reconstruct as _reconstruct
@@ -38,7 +39,7 @@ class Generator(Codec):
     ``fit_prior``, ``save``), plus the verbs below, each the function of the module that owns it
     (its first argument is the model): ``sample``, ``iter_samples``, ``sample_to_csv``
     (:mod:`molvae.sampling`), ``reconstruct`` (:mod:`molvae.reconstruct`), ``elbo``
-    (:mod:`molvae.likelihood`), ``interpolate``, ``neighbors`` (:mod:`molvae.latent`),
+    (:mod:`molvae.likelihood`), ``anomaly``, ``calibrate_anomaly`` (:mod:`molvae.anomaly`), ``interpolate``, ``neighbors``, ``traverse`` (:mod:`molvae.latent`),
     ``optimize``, ``fit_predictor`` (:mod:`molvae.optimize`). Build one with :func:`load` (or
     ``FitResult.generator()``); the constructor takes the same arguments as ``Codec``.
     """
@@ -48,8 +49,11 @@ class Generator(Codec):
     sample_to_csv = sampling.sample_to_csv
     reconstruct = _reconstruct.reconstruct
     elbo = likelihood.elbo
+    anomaly = _anomaly.anomaly
+    calibrate_anomaly = _anomaly.calibrate_anomaly
     interpolate = latent.interpolate
     neighbors = latent.neighbors
+    traverse = latent.traverse
     optimize = _optimize.optimize
     fit_predictor = _optimize.fit_predictor
 

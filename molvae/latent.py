@@ -1,6 +1,6 @@
 """Walking the latent space: linear and spherical interpolation, perturbations around a point
-(pure tensor operations), and the two walks a Codec offers, :func:`interpolate` and
-:func:`neighbors`.
+(pure tensor operations), and the walks a Codec offers: :func:`interpolate`, :func:`neighbors`
+and :func:`traverse` (one unit at a time).
 
 Example:
     >>> import torch
@@ -12,6 +12,8 @@ Example:
 from __future__ import annotations
 
 import logging
+import math
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -198,3 +200,84 @@ def neighbors(
     )
     df.attrs.update({"draws": draws, "budget": max_draws, "exhausted": exhausted})
     return df
+
+
+def traverse(
+    gen: Codec,
+    start: str | np.ndarray | None = None,
+    dims: Sequence[int] | None = None,
+    steps: int = 7,
+    span: float = 2.0,
+    decode: str = "greedy",
+    seed: int | None = 0,
+) -> pd.DataFrame:
+    """Walk single latent units: for each unit in ``dims``, decode ``steps`` points that differ
+    from ``start`` only in that unit, from ``-span`` to ``+span`` latent units around its value.
+
+    Args:
+        gen: the model.
+        start: a molecule (its posterior mean is the start), a latent point ``(Z,)``, or None
+            (the origin, the standard prior's mean).
+        dims: the units to walk (default: all of them).
+        steps: points per unit (>= 2), evenly spaced, the start's own value in the middle for an
+            odd number.
+        span: how far to go either way, in latent units (the standard prior has unit spread).
+
+    Returns:
+        DataFrame with ``dim``, ``step``, ``offset`` (added to the unit), ``z`` (the unit's
+        value), ``smiles`` (canonical when valid, else as decoded) and ``valid``; rows by unit, then step.
+
+    Raises:
+        ValueError: a unit outside ``0..latent_dim-1``, ``steps < 2``, a span that is not a finite
+            number > 0, a start of the wrong shape or not finite; TokenizerError: a start molecule
+            the model cannot encode.
+    """
+    z0 = _start_point(gen, start)
+    n_dims = gen.latent_dim
+    dims = list(range(n_dims)) if dims is None else list(dims)
+    bad = [
+        d
+        for d in dims
+        if isinstance(d, bool) or not isinstance(d, (int, np.integer)) or not 0 <= d < n_dims
+    ]
+    if bad or not dims:
+        raise ValueError(f"dims must be unit indices in 0..{n_dims - 1}, got {bad or dims}")
+    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 2:
+        raise ValueError(f"steps must be an integer >= 2, got {steps!r}")
+    if (
+        isinstance(span, bool)
+        or not isinstance(span, (int, float))
+        or not (math.isfinite(span) and span > 0)
+    ):
+        raise ValueError(f"span must be a finite number > 0, got {span!r}")
+    offsets = np.linspace(-span, span, int(steps)).astype(np.float32)
+    z = np.repeat(z0[None], len(dims) * len(offsets), axis=0)  # (D * S, Z)
+    rows = np.arange(len(z))
+    dim_of = np.repeat(np.asarray(dims, dtype=int), len(offsets))
+    z[rows, dim_of] += np.tile(offsets, len(dims))
+    dec = gen.decode(z, method=decode, seed=seed)
+    return pd.DataFrame(
+        {
+            "dim": dim_of,
+            "step": np.tile(np.arange(len(offsets)), len(dims)),
+            "offset": np.tile(offsets, len(dims)),
+            "z": z[rows, dim_of],
+            "smiles": [c if isinstance(c, str) else s for c, s in zip(dec.canonical, dec.smiles)],
+            "valid": dec.valid.to_numpy(),
+        }
+    )
+
+
+def _start_point(gen: Codec, start: str | np.ndarray | None) -> np.ndarray:
+    """The latent point ``(Z,)`` float32 a traversal starts from."""
+    if start is None:
+        return np.zeros(gen.latent_dim, dtype=np.float32)
+    if isinstance(start, str):
+        return gen.encode(start)[0].astype(np.float32)  # raises for a molecule it cannot read
+    z = np.asarray(start, dtype=np.float32)
+    if z.shape != (gen.latent_dim,) or not np.isfinite(z).all():
+        raise ValueError(
+            f"start must be a SMILES or a finite latent point of shape ({gen.latent_dim},), "
+            f"got shape {z.shape}"
+        )
+    return z

@@ -19,7 +19,7 @@ import pandas as pd
 import torch
 
 from molvae.chem import canonical_similarities, smiles_list
-from molvae.codec import Codec
+from molvae.codec import Codec, Posteriors
 from molvae.device import torch_generator
 
 logger = logging.getLogger(__name__)
@@ -48,7 +48,22 @@ def reconstruct(
     if isinstance(n_decodes, bool) or not isinstance(n_decodes, int) or n_decodes < 1:
         raise ValueError(f"n_decodes must be an integer >= 1, got {n_decodes!r}")
     values = smiles_list(smiles)
-    post = codec.posteriors(values, batch_size)
+    return reconstruct_posteriors(
+        codec, values, codec.posteriors(values, batch_size), n_decodes, seed, batch_size, max_len
+    )
+
+
+def reconstruct_posteriors(
+    codec: Codec,
+    values: list[Any],
+    post: Posteriors,
+    n_decodes: int = 1,
+    seed: int = 0,
+    batch_size: int = 1000,
+    max_len: int | None = None,
+) -> pd.DataFrame:
+    """:func:`reconstruct` of inputs already encoded (``post = codec.posteriors(values)``), for
+    verbs that need the posteriors for more than the reconstruction (``molvae.anomaly``)."""
     mu, logvar, inputs = post.mu, post.logvar, post.inputs
     canon, encoded = inputs.canonical, inputs.ids
     ok = inputs.ok

@@ -32,6 +32,7 @@ import torch
 
 from molvae import checkpoint as ckpt
 from molvae import lineage
+from molvae.anomaly import MAX_STORED_SCORES, METADATA_KEY, MIN_CALIBRATION, calibrate_anomaly
 from molvae.codec import Codec
 from molvae.config import ModelConfig, TrainConfig, resolve_configs, to_toml
 from molvae.data import PreparedData, training_data
@@ -59,13 +60,17 @@ class FitResult:
     stopped_because: str
     prior: GaussianMixturePrior | None = None
     max_len: int | None = None  # the training data's max_len (tokens)
+    anomaly: dict | None = None  # the anomaly calibration (``molvae.anomaly``), None if too few val
 
     def generator(self) -> Any:
         """The trained model, its tokenizer and learned prior as a
         :class:`~molvae.generator.Generator` that decodes as ``mv.load`` of its checkpoint does."""
         from molvae.generator import Generator
 
-        return Generator.from_training(self.model, self.tokenizer, self.max_len, prior=self.prior)
+        meta = {"anomaly": self.anomaly} if self.anomaly else None
+        return Generator.from_training(
+            self.model, self.tokenizer, self.max_len, prior=self.prior, metadata=meta
+        )
 
     @property
     def best_path(self) -> Path | None:
@@ -224,9 +229,10 @@ def _fit(
         model.load_state_dict(best_weights)
     model.eval()
     prior = _fit_prior(model, tokenizer, train, cfg, run) if world.main else None
+    calibration = _calibrate(model, tokenizer, val, run) if world.main else None
     return FitResult(
         model, tokenizer, pd.DataFrame(state.history), Path(out_dir) if out_dir else None,
-        stopped, prior, cfg.max_len,
+        stopped, prior, cfg.max_len, calibration,
     )  # fmt: skip
 
 
@@ -274,6 +280,25 @@ def _fit_prior(
     if run is not None and run.best.exists():
         ckpt.set_prior(run.best, prior.to_dict())
     return prior
+
+
+def _calibrate(
+    model: MolVAE, tokenizer: Tokenizer, val: PreparedData, run: RunDir | None
+) -> dict | None:
+    """Calibrate the anomaly threshold on the validation molecules (``molvae.anomaly``) and store
+    it in ``best.pt``; None (logged) when there are too few of them."""
+    if len(val) < MIN_CALIBRATION:
+        logger.info(
+            "no anomaly threshold stored: %d validation molecules (at least %d needed); add one "
+            "later with gen.calibrate_anomaly(held_out_smiles)", len(val), MIN_CALIBRATION,
+        )  # fmt: skip
+        return None
+    codec = Codec(model, tokenizer)
+    n = min(len(val), MAX_STORED_SCORES)
+    cal = calibrate_anomaly(codec, list(val.smiles[:n]), source=f"{n:,} validation molecules")
+    if run is not None and run.best.exists():
+        ckpt.set_metadata(run.best, {METADATA_KEY: cal.to_dict()})
+    return cal.to_dict()
 
 
 def _build(

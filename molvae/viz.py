@@ -70,9 +70,13 @@ def draw_grid(
     )
     labels = [lab if m is not None else f"{lab} (invalid)".strip() for lab, m in zip(labels, mols)]
     svg = path is not None and str(path).lower().endswith(".svg")
+    per_row = min(mols_per_row, len(mols))
     img = Draw.MolsToGridImage(
-        mols, molsPerRow=min(mols_per_row, len(mols)), subImgSize=size, legends=labels, useSVG=svg
+        mols, molsPerRow=per_row, subImgSize=size, legends=labels, useSVG=svg
     )
+    # RDKit leaves an invalid molecule's cell blank, caption included: write the caption there
+    blanks = [(k, labels[k]) for k, m in enumerate(mols) if m is None]
+    img = _caption_blanks(img, blanks, per_row, size) if blanks else img
     if path is not None:
         p = Path(path)
         if svg:
@@ -80,6 +84,29 @@ def draw_grid(
         else:
             img.save(p) if hasattr(img, "save") else p.write_bytes(img.data)
         logger.info("wrote %s", p)
+    return img
+
+
+def _caption_blanks(
+    img: Any, blanks: list[tuple[int, str]], per_row: int, size: tuple[int, int]
+) -> Any:
+    """Write each caption in the middle of its (blank) grid cell, on a PNG (PIL) or SVG grid."""
+    cells = [((k % per_row) * size[0] + size[0] // 2, (k // per_row) * size[1] + size[1] // 2, t)
+             for k, t in blanks]  # fmt: skip
+    if hasattr(img, "data") or isinstance(img, str):  # SVG text
+        from xml.sax.saxutils import escape
+
+        text = img if isinstance(img, str) else img.data
+        marks = "".join(
+            f"<text x='{x}' y='{y}' text-anchor='middle' font-size='14' fill='#a00'>{escape(t)}</text>"
+            for x, y, t in cells
+        )  # fmt: skip
+        return text.replace("</svg>", marks + "</svg>")
+    from PIL import ImageDraw
+
+    draw = ImageDraw.Draw(img)
+    for x, y, t in cells:
+        draw.text((x, y), t, fill=(160, 0, 0), anchor="mm")
     return img
 
 
@@ -245,3 +272,31 @@ def property_histograms(
         logger.info("wrote %s", path)
     plt.close(fig)
     return pd.DataFrame(rows)
+
+
+def heatmap(
+    table: pd.DataFrame,
+    path: str | os.PathLike | None = None,
+    label: str = "Pearson r",
+    limits: tuple[float, float] = (-1.0, 1.0),
+) -> Any:
+    """A table of numbers as a heatmap (rows down, columns across, a diverging colour map), e.g.
+    the unit x property correlations of :func:`molvae.latent_report`. Returns the figure."""
+    if table.empty:
+        raise ValueError("nothing to draw: the table is empty")
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(1.5 + 0.6 * table.shape[1], 1 + 0.16 * len(table)))
+    im = ax.imshow(
+        table.to_numpy(dtype=float), cmap="RdBu_r", vmin=limits[0], vmax=limits[1], aspect="auto"
+    )
+    ax.set_xticks(range(table.shape[1]), [str(c) for c in table.columns], rotation=45, ha="right")
+    ax.set_yticks(range(len(table)), [str(i) for i in table.index], fontsize=6)
+    if table.index.name:
+        ax.set_ylabel(str(table.index.name))
+    fig.colorbar(im, ax=ax, label=label)
+    fig.tight_layout()
+    if path is not None:
+        fig.savefig(path, dpi=120)
+        logger.info("wrote %s", path)
+    plt.close(fig)
+    return fig

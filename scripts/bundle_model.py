@@ -9,6 +9,11 @@ default settings of ``gen.sample``, scored by ``mv.evaluate`` against the MOSES 
 reconstruction of random MOSES test molecules, which no model saw in training); write the card
 into the checkpoint's metadata and ``molvae/models/manifest.json`` (with the file's sha256); and
 regenerate ``MODELS.md`` from the manifest. ``--also T`` adds rows sampled at temperature T.
+The model's anomaly threshold (``molvae.anomaly``) is calibrated on ``--n-calibrate`` other MOSES
+test molecules and stored with it; ``--calibrate-only`` does only that for an already bundled
+model (its weights untouched):
+
+    python scripts/bundle_model.py - moses-smiles-gpu --calibrate-only
 """
 
 from __future__ import annotations
@@ -65,6 +70,32 @@ def measure(gen, n: int, seed: int, n_jobs: int, **options) -> dict:
     return out
 
 
+def calibrate(gen, n: int, seed: int) -> dict:
+    """Calibrate the anomaly threshold on ``n`` MOSES test molecules (drawn with ``seed + 1``, so
+    not the reconstruction sample) and return it as plain data."""
+    test = mv.read_smiles(mv.datasets.resolve("moses:test")).sample(n=n, random_state=seed + 1)
+    cal = gen.calibrate_anomaly(
+        test.tolist(), source=f"{n:,} MOSES test molecules (seed {seed + 1})"
+    )
+    log.info("anomaly threshold %.4f (%s, %g quantile)", cal.threshold, cal.score, cal.quantile)
+    return cal.to_dict()
+
+
+def calibrate_only(name: str, n: int, seed: int, data: dict, manifest_path: Path) -> None:
+    """Add the anomaly calibration to an already bundled model; update its manifest entry."""
+    out = bundled.path(name)
+    cal = calibrate(mv.load(out, device="cpu"), n, seed)
+    ckpt.set_metadata(out, {"anomaly": cal})
+    entry = data["models"][name]
+    entry["card"]["anomaly"] = anomaly_card(cal)
+    entry.update(sha256=bundled.sha256(out), bytes=out.stat().st_size)
+    manifest_path.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
+
+
+def anomaly_card(cal: dict) -> dict:
+    return {k: cal[k] for k in ("score", "quantile", "threshold", "n", "source")}
+
+
 def lineage_lines(lineage: dict | None) -> list[str]:
     """The card's lineage: every piece of training behind the model, and the totals."""
     if not lineage or len(lineage.get("pieces", [])) < 2:
@@ -88,6 +119,13 @@ def last_piece_minutes(lineage: dict | None) -> float | None:
     pieces = (lineage or {}).get("pieces") or []
     seconds = pieces[-1].get("seconds") if pieces else None
     return round(float(seconds) / 60, 1) if seconds is not None else None
+
+
+def anomaly_lines(a: dict | None) -> list[str]:
+    if not a:
+        return []
+    return [f"- **Anomaly threshold** (`gen.anomaly`): {a['threshold']:.4f}, the {a['quantile']:g} "
+            f"quantile of `{a['score']}` over {a['source']}"]  # fmt: skip
 
 
 def render_models_md(data: dict) -> str:
@@ -143,6 +181,7 @@ def render_models_md(data: dict) -> str:
             + f" on {c['hardware']}",
             f"- **Reproduce**: `{c['command']}`",
             f"- **Learned prior**: {c['prior']}",
+            *anomaly_lines(c.get("anomaly")),
             f"- **File**: `molvae/models/{entry['file']}`, {entry['bytes']:,} bytes, sha256 "
             f"`{entry['sha256']}`"
             + (
@@ -184,6 +223,12 @@ def main() -> int:
         default="float32",
         help="precision of the stored weights and prior (float16: half the bytes, loaded as float32)",
     )
+    p.add_argument("--n-calibrate", type=int, default=2_000, help="anomaly calibration molecules")
+    p.add_argument(
+        "--calibrate-only",
+        action="store_true",
+        help="only (re)calibrate a bundled model's anomaly threshold",
+    )
     p.add_argument("--render-only", action="store_true", help="only regenerate MODELS.md")
     p.add_argument("--models-md", default=str(ROOT / "MODELS.md"))
     args = p.parse_args()
@@ -191,7 +236,9 @@ def main() -> int:
     models_dir = bundled.models_dir()  # MOLVAE_MODELS_DIR overrides (trial runs)
     manifest_path = models_dir / "manifest.json"
     data = bundled.manifest()
-    if args.render_only:
+    if args.calibrate_only:
+        calibrate_only(args.name, args.n_calibrate, args.seed, data, manifest_path)
+    if args.render_only or args.calibrate_only:
         Path(args.models_md).write_text(render_models_md(data))
         return 0
 
@@ -252,6 +299,8 @@ def main() -> int:
     t0 = time.monotonic()
     recon = float(gen.reconstruct(test.tolist(), n_decodes=1).attrs["exact_match"])
     log.info("%s: exact reconstruction %.3f (%.0f s)", args.name, recon, time.monotonic() - t0)
+    anomaly = calibrate(gen, args.n_calibrate, args.seed)
+    card["anomaly"] = anomaly_card(anomaly)
     metrics = measure(gen, args.samples, args.seed, args.n_jobs)
     metrics["recon_exact"] = round(recon, 4)
     log.info("%s default sampling: %s", args.name, metrics)
@@ -271,8 +320,9 @@ def main() -> int:
         measured_with=mv.__version__,
     )  # fmt: skip
     card = json.loads(json.dumps(card, default=lambda x: None if x != x else str(x)))
-    ckpt.save(out, model, src.tokenizer, train_config=tc, metadata={**src.metadata, "card": card},
-              prior=src.prior, storage_dtype=storage)  # fmt: skip
+    meta = {**src.metadata, "card": card, "anomaly": anomaly}
+    ckpt.save(out, model, src.tokenizer, train_config=tc, metadata=meta, prior=src.prior,
+              storage_dtype=storage)  # fmt: skip
     data["models"][args.name] = {
         "file": out.name,
         "sha256": bundled.sha256(out),

@@ -31,3 +31,13 @@ def _isolated_cache(request, tmp_path_factory, monkeypatch):
 @pytest.fixture(scope="session")
 def moses_sample() -> list[str]:
     return (DATA / "moses_test_5k.smi").read_text().split()
+
+
+@pytest.fixture(scope="session")
+def overfit32(moses_sample):
+    """A model trained (once per session) to reproduce the first 32 sample molecules, and their
+    prepared data. Modules wrap it in their own Generator (:func:`tests.helpers.fresh`), so that
+    one module's changes to a Generator (a prior, a calibration) never reach another."""
+    from .helpers import overfit_generator
+
+    return overfit_generator(moses_sample[:32], steps=300)

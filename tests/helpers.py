@@ -58,3 +58,10 @@ def overfit_generator(smiles: list[str], steps: int = 300, seed: int = 0):
         loss.backward()
         opt.step()
     return Generator(model.eval(), data.tokenizer, metadata={"max_len": 100}), data
+
+
+def fresh(gen):
+    """A new Generator around the same (read-only) model and tokenizer: its own metadata, prior."""
+    from molvae.generator import Generator
+
+    return Generator(gen.model, gen.tokenizer, metadata=dict(gen.metadata))

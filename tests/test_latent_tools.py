@@ -12,13 +12,13 @@ import molvae as mv
 from molvae.chem import canonical
 from molvae.cli.main import main
 
-from .helpers import overfit_generator
+from .helpers import fresh
 
 
 @pytest.fixture(scope="module")
-def fitted(moses_sample):
-    gen, data = overfit_generator(moses_sample[:32], steps=300)
-    return gen, data.smiles
+def fitted(overfit32):
+    gen, data = overfit32
+    return fresh(gen), data.smiles
 
 
 def test_encode_shapes_and_bad_rows(fitted, caplog):
@@ -235,3 +235,39 @@ def test_cli_latent_commands(fitted, tmp_path, capsys):
         main(["interpolate", str(model), "C[Se]C", smiles[1], "-o", str(tmp_path / "x.csv")]) == 2
     )
     assert "[Se]" in capsys.readouterr().err
+
+
+def test_traverse_walks_one_unit_at_a_time(fitted):
+    gen, smiles = fitted
+    df = gen.traverse(smiles[0], dims=[0, 3], steps=5, span=1.5)
+    assert list(df.columns) == ["dim", "step", "offset", "z", "smiles", "valid"]
+    assert len(df) == 10 and list(df.dim) == [0] * 5 + [3] * 5
+    assert np.allclose(df.offset[:5], np.linspace(-1.5, 1.5, 5))
+    mu = gen.encode(smiles[0])[0]
+    assert np.allclose(df.z[:5], mu[0] + np.linspace(-1.5, 1.5, 5), atol=1e-5)
+    # the middle step is the start itself: greedy decoding of the mean gives the molecule back
+    assert df.smiles[2] == canonical(smiles[0])
+    assert len(gen.traverse(None, steps=2)) == 2 * gen.latent_dim
+    assert len(gen.traverse(mu, dims=[1], steps=3)) == 3
+
+
+def test_traverse_refuses_bad_arguments(fitted):
+    gen, smiles = fitted
+    z = gen.latent_dim
+    for kwargs, message in [
+        ({"dims": [z]}, "dims must be unit indices"),
+        ({"dims": [-1]}, "dims must be unit indices"),
+        ({"dims": []}, "dims must be unit indices"),
+        ({"dims": [True]}, "dims must be unit indices"),
+        ({"steps": 1}, "steps"),
+        ({"span": float("nan")}, "span"),
+        ({"span": 0}, "span"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            gen.traverse(smiles[0], **kwargs)
+    with pytest.raises(ValueError, match="finite latent point"):
+        gen.traverse(np.full(z, np.nan))
+    with pytest.raises(ValueError, match="finite latent point"):
+        gen.traverse(np.zeros(z + 1))
+    with pytest.raises(mv.TokenizerError, match=r"\[Se\]"):
+        gen.traverse("C[Se]C")

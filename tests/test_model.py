@@ -7,8 +7,6 @@ from molvae.config import ModelConfig
 from molvae.model import MolVAE, live_size
 from molvae.tokenizers import BOS, EOS, PAD, UNK
 
-from .helpers import overfit_generator
-
 TWO_LAYERS = ModelConfig(
     vocab_size=12,
     embedding_dim=8,
@@ -50,8 +48,8 @@ def test_encoder_ignores_padding():
     assert torch.allclose(a, b, atol=1e-6)
 
 
-def test_overfit_32_molecules_to_exact_reconstruction(moses_sample):
-    gen, data = overfit_generator(moses_sample[:32], steps=300)
+def test_overfit_32_molecules_to_exact_reconstruction(overfit32):
+    gen, data = overfit32
     ids, lengths = (torch.from_numpy(a) for a in data.batch(range(32)))
     mu, _ = gen.model.encode_params(ids, lengths)
     out, _, _ = gen.model.decode(mu, max_len=80, greedy=True)

@@ -14,13 +14,13 @@ from molvae.cli.main import main
 from molvae.exceptions import TokenizerError
 from molvae.optimize import PropertyPredictor, parse_objective
 
-from .helpers import overfit_generator
+from .helpers import fresh
 
 
 @pytest.fixture(scope="module")
-def fitted(moses_sample):
-    gen, data = overfit_generator(moses_sample[:32], steps=300)
-    return gen, list(data.smiles)
+def fitted(overfit32):
+    gen, data = overfit32
+    return fresh(gen), list(data.smiles)
 
 
 def test_parse_objective_expressions():

@@ -178,6 +178,10 @@ def properties(
 
 
 def check_property_names(names: Any) -> None:
+    """Refuse unknown names and names given twice (one column per property)."""
     unknown = [n for n in names if n not in PROPERTIES]
     if unknown:
         raise ValueError(f"unknown properties {unknown}; known: {sorted(PROPERTIES)}")
+    repeated = sorted({n for n in names if list(names).count(n) > 1})
+    if repeated:
+        raise ValueError(f"properties named more than once: {repeated}")

@@ -17,10 +17,12 @@ import sys
 import traceback
 
 from molvae.cli import (
+    anomaly,
     draw,
     encode,
     evaluate,
     interpolate,
+    latent_report,
     models,
     neighbors,
     optimize,
@@ -48,6 +50,8 @@ SUBCOMMANDS = {
     "optimize": optimize,
     "map": map_,
     "draw": draw,
+    "anomaly": anomaly,
+    "latent-report": latent_report,
 }
 
 
