@@ -4,7 +4,8 @@ the model's own held-out molecules.
 A VAE reconstructs molecules like its training data well and others badly, so the negative ELBO
 is an anomaly score. A plain likelihood, though, finds short, simple molecules *typical* (fewer
 tokens, fewer nats) and large drug-like ones unusual for their size alone; the default score
-divides by the number of tokens (measured in docs/anomaly.md). The threshold is a quantile of the
+is the model's own training objective at the posterior mean, reconstruction NLL plus beta times
+KL, divided by the number of tokens (measured in docs/anomaly.md). The threshold is a quantile of the
 scores of held-out molecules, stored with the model as plain data (``metadata["anomaly"]``), so
 every user of a model gets the same ``outlier`` flags.
 
@@ -47,14 +48,18 @@ COLUMNS = [
     "exact", "reason", "standardized",
 ]  # fmt: skip
 
-# score name -> how it is computed from the parts (higher = more unusual)
-SCORES: dict[str, Callable[[pd.DataFrame], np.ndarray]] = {
-    "neg_elbo_per_token": lambda p: (p.neg_elbo / p.n_tokens).to_numpy(float),
-    "neg_elbo": lambda p: p.neg_elbo.to_numpy(float),
-    "recon_nll_per_token": lambda p: (p.recon_nll / p.n_tokens).to_numpy(float),
-    "recon_nll": lambda p: p.recon_nll.to_numpy(float),
+# score name -> how it is computed from the parts and the model's beta (higher = more unusual)
+SCORES: dict[str, Callable[[pd.DataFrame, float], np.ndarray]] = {
+    "beta_elbo_per_token": lambda p, beta: ((p.recon_nll + beta * p.kl) / p.n_tokens).to_numpy(
+        float
+    ),
+    "recon_nll_per_token": lambda p, beta: (p.recon_nll / p.n_tokens).to_numpy(float),
+    "neg_elbo_per_token": lambda p, beta: (p.neg_elbo / p.n_tokens).to_numpy(float),
+    "neg_elbo": lambda p, beta: p.neg_elbo.to_numpy(float),
 }
-DEFAULT_SCORE = "recon_nll_per_token"
+# The model's own training objective at the posterior mean, per token: reconstruction NLL plus
+# beta (the KL weight it was trained with) times KL, divided by the tokens it predicts.
+DEFAULT_SCORE = "beta_elbo_per_token"
 
 
 class CalibrationError(MolvaeError, ValueError):
@@ -73,6 +78,11 @@ class Calibration:
     scores: np.ndarray
     n: int
     source: str
+    beta: float = 1.0
+
+    def of(self, parts: pd.DataFrame) -> np.ndarray:
+        """This calibration's score of each row of :func:`anomaly_parts` (a new array)."""
+        return np.array(SCORES[self.score](parts, self.beta), dtype=np.float64)
 
     def percentile(self, values: np.ndarray) -> np.ndarray:
         """Share (0-100) of the held-out molecules that score at most each value."""
@@ -88,6 +98,7 @@ class Calibration:
             "scores": [float(x) for x in self.scores],
             "n": int(self.n),
             "source": str(self.source),
+            "beta": float(self.beta),
         }
 
     @classmethod
@@ -105,13 +116,17 @@ class Calibration:
                 raise ValueError(f"unknown score {score!r}")
             scores = np.asarray(data["scores"], dtype=np.float64)
             quantile, threshold = float(data["quantile"]), float(data["threshold"])
+            beta = float(data.get("beta", 1.0))
+            if not (math.isfinite(beta) and beta >= 0):
+                raise ValueError(f"beta must be a finite number >= 0, got {beta!r}")
             if scores.ndim != 1 or not 1 <= len(scores) <= MAX_STORED_SCORES:
                 raise ValueError(f"scores must be a list of 1 to {MAX_STORED_SCORES} numbers")
             if not (np.isfinite(scores).all() and math.isfinite(threshold) and 0 < quantile < 1):
                 raise ValueError("non-finite scores or threshold, or a quantile outside (0, 1)")
             return cls(
-                score, quantile, threshold, np.sort(scores), int(data["n"]), str(data["source"])
-            )
+                score, quantile, threshold, np.sort(scores), int(data["n"]), str(data["source"]),
+                beta,
+            )  # fmt: skip
         except (KeyError, TypeError, ValueError) as err:
             raise CalibrationError(f"malformed anomaly calibration in the model: {err}") from err
 
@@ -207,7 +222,7 @@ def anomaly(
             "(CLI: molvae anomaly MODEL HELD_OUT.smi --calibrate --save model.pt)"
         )
     parts = anomaly_parts(codec, smiles, seed, batch_size)
-    score = np.array(SCORES[cal.score](parts), dtype=np.float64)  # a copy: rows set below
+    score = cal.of(parts)
     score[parts.reason.notna().to_numpy()] = np.inf  # cannot be read at all: maximally unusual
     parts.insert(1, "anomaly", score)
     parts.insert(2, "percentile", cal.percentile(score))
@@ -228,6 +243,7 @@ def calibrate_anomaly(
     quantile: float = DEFAULT_QUANTILE,
     score: str = DEFAULT_SCORE,
     source: str = "",
+    beta: float | None = None,
     seed: int = 0,
     batch_size: int = 500,
 ) -> Calibration:
@@ -235,15 +251,27 @@ def calibrate_anomaly(
     it (a validation split): the ``quantile`` of their scores. Kept in the model's metadata, so
     ``gen.save(path)`` stores it with the model.
 
+    ``beta`` weighs the KL in the default score (default: the KL weight the model was trained
+    with, ``metadata["kl_weight"]``, else 1).
+
     Raises:
-        ValueError: a quantile outside (0, 1), an unknown score, or fewer than 20 readable molecules.
+        ValueError: a quantile outside (0, 1), an unknown score, a negative or non-finite beta, or
+            fewer than 20 readable molecules.
     """
+    if beta is None:
+        beta = float(codec.metadata.get("kl_weight", 1.0))
+    if (
+        isinstance(beta, bool)
+        or not isinstance(beta, (int, float))
+        or not (math.isfinite(beta) and beta >= 0)
+    ):
+        raise ValueError(f"beta must be a finite number >= 0, got {beta!r}")
     if not isinstance(quantile, (int, float)) or not 0 < quantile < 1:
         raise ValueError(f"quantile must be a number in (0, 1), got {quantile!r}")
     if score not in SCORES:
         raise ValueError(f"score must be one of {list(SCORES)}, got {score!r}")
     parts = anomaly_parts(codec, held_out, seed, batch_size)
-    values = SCORES[score](parts)
+    values = SCORES[score](parts, float(beta))
     values = np.sort(values[np.isfinite(values)])
     if len(values) < MIN_CALIBRATION:
         raise ValueError(
@@ -255,7 +283,7 @@ def calibrate_anomaly(
         kept = np.quantile(values, np.linspace(0, 1, MAX_STORED_SCORES))
     cal = Calibration(
         score, float(quantile), float(np.quantile(values, quantile)), kept, len(values),
-        source or f"{len(values)} held-out molecules",
+        source or f"{len(values)} held-out molecules", float(beta),
     )  # fmt: skip
     codec.metadata[METADATA_KEY] = cal.to_dict()
     logger.info(

@@ -90,12 +90,16 @@ def load(
         except (ValueError, KeyError, TypeError) as err:
             raise ckpt.CheckpointError(f"{path}: unusable learned prior: {err}") from err
     train_max_len = (c.train_config or {}).get("max_len")
+    meta = dict(c.metadata)
+    kl_weight = (c.train_config or {}).get("kl_weight")
+    if isinstance(kl_weight, (int, float)) and not isinstance(kl_weight, bool):
+        meta.setdefault("kl_weight", float(kl_weight))  # the anomaly score weighs KL by it
     gen = Generator.from_training(
         c.build_model(inference_device(device)),
         c.tokenizer,
         int(train_max_len) if train_max_len else None,
         prior=prior,
-        metadata=dict(c.metadata),
+        metadata=meta,
         precision=precision,
     )
     gen.standardize = bool(standardize)

@@ -229,7 +229,7 @@ def _fit(
         model.load_state_dict(best_weights)
     model.eval()
     prior = _fit_prior(model, tokenizer, train, cfg, run) if world.main else None
-    calibration = _calibrate(model, tokenizer, val, run) if world.main else None
+    calibration = _calibrate(model, tokenizer, val, cfg.kl_weight, run) if world.main else None
     return FitResult(
         model, tokenizer, pd.DataFrame(state.history), Path(out_dir) if out_dir else None,
         stopped, prior, cfg.max_len, calibration,
@@ -283,7 +283,7 @@ def _fit_prior(
 
 
 def _calibrate(
-    model: MolVAE, tokenizer: Tokenizer, val: PreparedData, run: RunDir | None
+    model: MolVAE, tokenizer: Tokenizer, val: PreparedData, beta: float, run: RunDir | None
 ) -> dict | None:
     """Calibrate the anomaly threshold on the validation molecules (``molvae.anomaly``) and store
     it in ``best.pt``; None (logged) when there are too few of them."""
@@ -295,7 +295,9 @@ def _calibrate(
         return None
     codec = Codec(model, tokenizer)
     n = min(len(val), MAX_STORED_SCORES)
-    cal = calibrate_anomaly(codec, list(val.smiles[:n]), source=f"{n:,} validation molecules")
+    cal = calibrate_anomaly(
+        codec, list(val.smiles[:n]), source=f"{n:,} validation molecules", beta=beta
+    )
     if run is not None and run.best.exists():
         ckpt.set_metadata(run.best, {METADATA_KEY: cal.to_dict()})
     return cal.to_dict()

@@ -139,7 +139,8 @@ def main(argv: list[str] | None = None) -> int:
         frames.append(parts)
     df = pd.concat(frames, ignore_index=True)
     bad = df.reason.notna().to_numpy()
-    columns = {name: fn(df) for name, fn in SCORES.items()}
+    beta = cal.beta if cal is not None else float(gen.metadata.get("kl_weight", 1.0))
+    columns = {name: fn(df, beta) for name, fn in SCORES.items()}
     columns["nn_dissimilarity (baseline)"] = df.nn_dissimilarity.to_numpy(float)
     for name, col in columns.items():
         col = col.copy()

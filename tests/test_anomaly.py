@@ -48,7 +48,7 @@ def test_outlier_scores_above_threshold_and_rows_keep_their_order(calibrated):
     queries = [smiles[0], OUTLIER, "C[Se]C", None, "C1CC", smiles[1]]
     df = gen.anomaly(queries)
     assert list(df.columns) == COLUMNS and list(df.smiles) == queries
-    assert df.attrs["score"] == "recon_nll_per_token" and df.attrs["quantile"] == 0.95
+    assert df.attrs["quantile"] == 0.95
     threshold = df.attrs["threshold"]
     assert df.anomaly[1] > threshold and df.outlier[1] and df.percentile[1] == 100
     assert df.anomaly[0] < df.anomaly[1] and not df.outlier[0] and df.exact[0]
@@ -62,10 +62,17 @@ def test_outlier_scores_above_threshold_and_rows_keep_their_order(calibrated):
     ).all()
 
 
-def test_score_is_the_length_normalised_reconstruction(calibrated):
+def test_score_is_the_beta_weighted_elbo_per_token(calibrated, fitted):
     gen, smiles = calibrated
     df = gen.anomaly(smiles[:4])
-    assert np.allclose(df.anomaly, df.recon_nll / df.n_tokens)
+    assert df.attrs["score"] == "beta_elbo_per_token"  # beta 1: this model has no kl_weight
+    assert np.allclose(df.anomaly, (df.recon_nll + df.kl) / df.n_tokens)
+    other = fresh(fitted[0])
+    other.metadata["kl_weight"] = 0.1  # as mv.load sets it from the training config
+    assert other.calibrate_anomaly(smiles).beta == 0.1
+    assert np.allclose(
+        other.anomaly(smiles[:4]).anomaly, (df.recon_nll + 0.1 * df.kl) / df.n_tokens
+    )
     assert np.allclose(df.neg_elbo, gen.elbo(smiles[:4]).neg_elbo, rtol=1e-4)  # same seed, same z
 
 
@@ -102,6 +109,7 @@ def test_malformed_stored_calibrations_are_refused(calibrated, tmp_path):
         {**good, "scores": []},
         {**good, "scores": [0.0] * 3000},
         {**good, "quantile": 1.5},
+        {**good, "beta": float("nan")},
         {**good, "version": 99},
         "a string",
         {k: v for k, v in good.items() if k != "threshold"},
@@ -121,6 +129,8 @@ def test_calibration_arguments_are_checked(fitted):
         ({"quantile": 1.0}, "quantile"),
         ({"quantile": float("nan")}, "quantile"),
         ({"score": "nope"}, "score must be one of"),
+        ({"beta": -1.0}, "beta"),
+        ({"beta": float("inf")}, "beta"),
     ]:
         with pytest.raises(ValueError, match=message):
             gen.calibrate_anomaly(smiles, **kwargs)
@@ -133,6 +143,7 @@ def test_fit_stores_a_threshold_from_its_validation_molecules(tmp_path, moses_sa
     res = mv.fit(moses_sample[:100], m, t, out_dir=tmp_path / "run", progress=False)
     stored = ckpt.load(tmp_path / "run" / "best.pt").metadata["anomaly"]
     assert stored["n"] == 25 and stored["source"] == "25 validation molecules"
+    assert stored["beta"] == t.kl_weight
     assert res.generator().anomaly(["CCO"]).attrs["threshold"] == stored["threshold"]
     assert mv.load(tmp_path / "run").anomaly(["CCO"]).attrs["threshold"] == stored["threshold"]
 
