@@ -76,7 +76,7 @@ def draw_grid(
     )
     # RDKit leaves an invalid molecule's cell blank, caption included: write the caption there
     blanks = [(k, labels[k]) for k, m in enumerate(mols) if m is None]
-    img = _caption_blanks(img, blanks, per_row, size) if blanks else img
+    img = _caption_blanks(img, blanks, per_row, size, svg) if blanks else img
     if path is not None:
         p = Path(path)
         if svg:
@@ -88,12 +88,13 @@ def draw_grid(
 
 
 def _caption_blanks(
-    img: Any, blanks: list[tuple[int, str]], per_row: int, size: tuple[int, int]
+    img: Any, blanks: list[tuple[int, str]], per_row: int, size: tuple[int, int], svg: bool
 ) -> Any:
-    """Write each caption in the middle of its (blank) grid cell, on a PNG (PIL) or SVG grid."""
+    """Write each caption in the middle of its (blank) grid cell: SVG text in, SVG text out; a
+    PNG (a PIL image, or IPython's PNG bytes inside a notebook) in, a PIL image out."""
     cells = [((k % per_row) * size[0] + size[0] // 2, (k // per_row) * size[1] + size[1] // 2, t)
              for k, t in blanks]  # fmt: skip
-    if hasattr(img, "data") or isinstance(img, str):  # SVG text
+    if svg:
         from xml.sax.saxutils import escape
 
         text = img if isinstance(img, str) else img.data
@@ -102,8 +103,12 @@ def _caption_blanks(
             for x, y, t in cells
         )  # fmt: skip
         return text.replace("</svg>", marks + "</svg>")
-    from PIL import ImageDraw
+    from PIL import Image, ImageDraw
 
+    if not hasattr(img, "save"):  # IPython's Image: PNG bytes
+        import io
+
+        img = Image.open(io.BytesIO(img.data))
     draw = ImageDraw.Draw(img)
     for x, y, t in cells:
         draw.text((x, y), t, fill=(160, 0, 0), anchor="mm")
