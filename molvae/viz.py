@@ -38,6 +38,15 @@ def _pyplot() -> Any:
     return plt
 
 
+def _finish(plt: Any, fig: Any, path: str | os.PathLike | None) -> None:
+    """Lay out a figure, write it to ``path`` (the format follows the suffix) and close it."""
+    fig.tight_layout()
+    if path is not None:
+        fig.savefig(path, dpi=120)
+        logger.info("wrote %s", path)
+    plt.close(fig)
+
+
 def draw_grid(
     smiles: Sequence[Any],
     legends: Sequence[Any] | None = None,
@@ -219,11 +228,7 @@ def latent_map(
     ax.set_xlabel(f"{method.upper()} 1")
     ax.set_ylabel(f"{method.upper()} 2")
     ax.set_title(f"latent space of {len(out)} molecules, coloured by {color_by}")
-    fig.tight_layout()
-    if path is not None:
-        fig.savefig(path, dpi=120)
-        logger.info("wrote %s", path)
-    plt.close(fig)
+    _finish(plt, fig, path)
     return out
 
 
@@ -271,11 +276,7 @@ def property_histograms(
             }
         )
     axes[0][0].legend()
-    fig.tight_layout()
-    if path is not None:
-        fig.savefig(path, dpi=120)
-        logger.info("wrote %s", path)
-    plt.close(fig)
+    _finish(plt, fig, path)
     return pd.DataFrame(rows)
 
 
@@ -299,9 +300,5 @@ def heatmap(
     if table.index.name:
         ax.set_ylabel(str(table.index.name))
     fig.colorbar(im, ax=ax, label=label)
-    fig.tight_layout()
-    if path is not None:
-        fig.savefig(path, dpi=120)
-        logger.info("wrote %s", path)
-    plt.close(fig)
+    _finish(plt, fig, path)
     return fig

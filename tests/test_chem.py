@@ -205,3 +205,8 @@ def test_standardize_reports_what_changed():
     assert canon == ["CCO", None, None, "CC(=O)O"]
     assert why == [None, "unparseable", "not_a_string", None]
     assert changes == [None, None, None, "charge"]
+
+
+def test_a_property_named_twice_is_refused():
+    with pytest.raises(ValueError, match=r"more than once: \['qed'\]"):
+        mv.score(["CCO"], properties=["qed", "logp", "qed"])

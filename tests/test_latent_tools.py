@@ -134,6 +134,14 @@ def test_pictures_write_png(fitted, tmp_path):
     assert _is_png(tmp_path / "h.png") and list(summary.property) == ["qed", "logp"]
 
 
+def test_invalid_molecules_are_drawn_with_their_caption(tmp_path):
+    svg = mv.draw_grid(["CCO", "C1CC"], legends=["ok", "ring"], path=tmp_path / "g.svg")
+    assert "ring (invalid)" in svg and "ring (invalid)" in (tmp_path / "g.svg").read_text()
+    png = mv.draw_grid(["CCO", "C1CC"], path=tmp_path / "g.png")
+    cell = png.crop((png.size[0] // 2, 0, png.size[0], png.size[1]))  # the invalid molecule's
+    assert any(p[:3] != (255, 255, 255) for p in cell.getdata())  # its caption, not a blank
+
+
 def test_picture_bad_inputs(fitted, monkeypatch):
     gen, smiles = fitted
     with pytest.raises(ValueError, match="qed"):
