@@ -38,4 +38,4 @@ def test_there_are_three_notebooks_stored_with_outputs():
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_notebook_runs(path):
-    _runner().execute(path, timeout=300)
+    _runner().execute(path, timeout=600)
