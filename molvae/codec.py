@@ -29,6 +29,9 @@ from molvae.constants import (
     DECODE_METHODS,
     DEFAULT_MAX_LEN,
     LENGTH_MARGIN,
+    MAX_ABS_Z,
+    MAX_DECODE_LEN,
+    MAX_TEMPERATURE,
     PRECISION_NAMES,
     Z_SOURCES,
 )
@@ -54,21 +57,37 @@ def decode_length(train_max_len: int | None) -> int:
 def check_decoding_args(
     temperature: float, method: str, max_len: int | None = None, batch_size: int = 1
 ) -> None:
-    """Raise ``ValueError`` for a temperature that is not a usable positive number, an unknown
-    method, a max_len or batch_size below 1."""
+    """Raise ``ValueError`` for a temperature that is not a usable positive number (0.001 to
+    1,000), an unknown method, a max_len outside 1..10,000 or a batch_size below 1."""
     if method not in DECODE_METHODS:
         raise ValueError(f"method must be one of {list(DECODE_METHODS)}, got {method!r}")
     t = float(temperature)
-    if not (np.isfinite(t) and t >= 1e-3):
-        # below 1e-3 the softmax of logits / t overflows float32; use method="greedy" for t -> 0
+    if not (np.isfinite(t) and 1e-3 <= t <= MAX_TEMPERATURE):
+        # below 1e-3 the softmax of logits / t overflows float32; use method="greedy" for t -> 0;
+        # above 1,000 every token is equally likely already
         raise ValueError(
-            f"temperature must be a finite number >= 0.001 (method='greedy' for the limit 0), "
-            f"got {temperature!r}"
+            f"temperature must be a number from 0.001 to {MAX_TEMPERATURE:g} (method='greedy' "
+            f"for the limit 0), got {temperature!r}"
         )
-    if max_len is not None and (isinstance(max_len, bool) or int(max_len) < 1):
-        raise ValueError(f"max_len must be >= 1, got {max_len!r}")
+    if max_len is not None and (
+        isinstance(max_len, bool) or not 1 <= float(max_len) <= MAX_DECODE_LEN
+    ):
+        raise ValueError(f"max_len must be from 1 to {MAX_DECODE_LEN:,} tokens, got {max_len!r}")
     if isinstance(batch_size, bool) or int(batch_size) < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size!r}")
+
+
+def check_latent(z: torch.Tensor) -> None:
+    """Raise ``ValueError`` naming the rows of ``z (N, Z)`` that are not finite or beyond
+    ``MAX_ABS_Z`` (they would reach the sampler as NaN probabilities)."""
+    bad = ~(torch.isfinite(z) & (z.abs() <= MAX_ABS_Z)).all(dim=1)
+    if bool(bad.any()):
+        rows = torch.nonzero(bad).flatten().tolist()
+        shown = ", ".join(map(str, rows[:10])) + (", ..." if len(rows) > 10 else "")
+        raise ValueError(
+            f"z has {len(rows)} row(s) with NaN, infinite or |value| > {MAX_ABS_Z:g} "
+            f"coordinates (rows {shown})"
+        )
 
 
 @dataclass
@@ -201,6 +220,7 @@ class Codec:
             zt = zt[None]
         if zt.ndim != 2 or zt.shape[1] != self.latent_dim:
             raise ValueError(f"z must have shape (N, {self.latent_dim}), got {tuple(zt.shape)}")
+        check_latent(zt)
         gen = generator if generator is not None else torch_generator(seed, self.device)
         rows, nll = self.decode_ids(zt, method, temperature, max_len, gen, batch_size)
         smiles = self.tokenizer.decode_batch(rows)

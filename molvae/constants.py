@@ -8,3 +8,11 @@ PRECISION_NAMES = ("fp32", "bf16")  # inference precision
 SEARCH_METHODS = ("cmaes", "gradient", "random")  # latent-space optimisation
 DEFAULT_MAX_LEN = 120  # decoding length of a model whose checkpoint does not say
 LENGTH_MARGIN = 2  # decoding length = the training data's max_len + <bos>/<eos>
+
+# Bounds on numbers from users and files: beyond them the result is meaningless or the allocation
+# is a memory bomb, so they are refused before any work.
+MAX_DECODE_LEN = 10_000  # tokens per decoded molecule
+MAX_TEMPERATURE = 1_000.0  # sampling is uniform over tokens long before this
+MAX_SPREAD = 100.0  # learned-prior widening (a spread of 1e300 made infinite latent points)
+MAX_ABS_Z = 1e4  # latent coordinates decoded (the GRU's input projection overflows far beyond)
+MAX_PATH_STEPS = 100_000  # points on an interpolation / traversal

@@ -23,6 +23,8 @@ def resolve_device(spec: str | torch.device | None = "auto") -> torch.device:
         dev = torch.device(spec)
     except RuntimeError as err:
         raise ConfigError(f"unknown device {spec!r} (use auto, cpu, cuda, cuda:N or mps)") from err
+    if dev.type not in ("cpu", "cuda", "mps"):  # meta holds no data; others are not supported
+        raise ConfigError(f"device {spec!r} is not supported (use auto, cpu, cuda, cuda:N or mps)")
     if dev.type == "cuda":
         if not torch.cuda.is_available():
             raise ConfigError(

@@ -179,15 +179,18 @@ def sample_to_csv(gen: Any, path: str | os.PathLike, n: int, seed: int | None, w
                   **options: Any) -> dict[str, float]:  # fmt: skip
     """Distributed sampling: rank ``r`` writes ``n / world_size`` samples (the first ``n % size``
     ranks one more) with its derived seed to ``<path>.rank<r>``; rank 0 then concatenates the shards
-    in rank order into ``path`` (atomically) and removes them. Same seed and world size, same file.
-    Returns the whole file's ``{"n", "valid"}`` on every rank."""
+    in rank order into ``path`` (atomically, in the format of its suffix) and removes them. Same
+    seed and world size, same file. Returns the whole file's ``{"n", "valid"}`` on every rank."""
     from pathlib import Path
 
-    from molvae.files import atomic_write
+    import pandas as pd
+
+    from molvae.files import table_format, table_writer
 
     path = Path(path)
+    table_format(path)
     mine = n // world.size + (1 if world.rank < n % world.size else 0)
-    shard = path.with_name(f"{path.name}.rank{world.rank}")
+    shard = path.with_name(f"{path.name}.rank{world.rank}.csv")
     stats = {"n": 0, "valid": 0.0}
     if mine:
         stats = gen.sample_to_csv(shard, mine, seed=shard_seed(seed, world.rank, world.size),
@@ -195,19 +198,13 @@ def sample_to_csv(gen: Any, path: str | os.PathLike, n: int, seed: int | None, w
     counts = world.gather((stats["n"], stats["valid"] * stats["n"]))
     world.barrier()
     if world.main:
-        shards = [path.with_name(f"{path.name}.rank{r}") for r in range(world.size)]
-        with atomic_write(path, "w", newline="") as out:
-            first = True
+        shards = [path.with_name(f"{path.name}.rank{r}.csv") for r in range(world.size)]
+        with table_writer(path) as out:
             for s in shards:
-                if not s.exists():
-                    continue
-                with open(s, newline="") as f:
-                    header = f.readline()
-                    if first:
-                        out.write(header)
-                        first = False
-                    for line in f:
-                        out.write(line)
+                if s.exists():
+                    for part in pd.read_csv(s, chunksize=100_000, keep_default_na=False,
+                                            na_values=[""]):  # fmt: skip
+                        out.write(part)
         for s in shards:
             s.unlink(missing_ok=True)
     world.barrier()

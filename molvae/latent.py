@@ -20,6 +20,8 @@ import numpy as np
 import pandas as pd
 import torch
 
+from molvae.constants import MAX_PATH_STEPS
+
 if TYPE_CHECKING:  # pragma: no cover
     from molvae.codec import Codec
 
@@ -28,8 +30,13 @@ logger = logging.getLogger(__name__)
 
 def interpolation_times(steps: int) -> torch.Tensor:
     """``steps`` evenly spaced values of t from 0 to 1 inclusive: ``(steps,)``."""
-    if not isinstance(steps, int) or steps < 2:
-        raise ValueError(f"steps must be an integer >= 2, got {steps!r}")
+    if (
+        isinstance(steps, bool)
+        or not isinstance(steps, (int, np.integer))
+        or not 2 <= steps <= MAX_PATH_STEPS
+    ):
+        raise ValueError(f"steps must be an integer from 2 to {MAX_PATH_STEPS:,}, got {steps!r}")
+    steps = int(steps)
     return torch.linspace(0.0, 1.0, steps)
 
 
@@ -242,8 +249,7 @@ def traverse(
     ]
     if bad or not dims:
         raise ValueError(f"dims must be unit indices in 0..{n_dims - 1}, got {bad or dims}")
-    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 2:
-        raise ValueError(f"steps must be an integer >= 2, got {steps!r}")
+    interpolation_times(steps)  # the same bounds on steps
     if (
         isinstance(span, bool)
         or not isinstance(span, (int, float))

@@ -25,6 +25,7 @@ from typing import Any
 
 import torch
 
+from molvae.constants import MAX_SPREAD
 from molvae.device import torch_generator
 
 logger = logging.getLogger(__name__)
@@ -82,6 +83,8 @@ class GaussianMixturePrior:
         """``n`` draws ``(n, Z)`` on ``device``; ``scale`` multiplies each component's standard
         deviations (default: the prior's ``spread``)."""
         scale = self.spread if scale is None else float(scale)
+        if not (math.isfinite(scale) and 0 < scale <= MAX_SPREAD):
+            raise ValueError(f"spread must be a number > 0 and <= {MAX_SPREAD:g}, got {scale!r}")
         dev = torch.device(device)
         gen_dev = generator.device if generator is not None else dev
         comp = torch.multinomial(

@@ -28,7 +28,7 @@ from molvae.chem import canonical_forms
 from molvae.codec import Codec, check_decoding_args, sample_frame
 from molvae.device import torch_generator
 from molvae.exceptions import SamplingError
-from molvae.files import atomic_write
+from molvae.files import table_format, table_writer
 from molvae.parallel import default_jobs, process_pool
 from molvae.tokenizers import Tokenizer, tokenizer_from_dict
 
@@ -248,7 +248,9 @@ def sample_to_csv(
     progress: bool = False,
     **options: Any,
 ) -> dict[str, float]:
-    """Stream ``n`` samples to a CSV in chunks (memory stays flat for millions of samples);
+    """Stream ``n`` samples to a file in chunks (memory stays flat for millions of samples), in the
+    format of its suffix (``.csv``, ``.csv.gz``, ``.tsv``, ``.smi``, ``.parquet``: see
+    :func:`molvae.files.table_writer`; another suffix is refused before any decoding);
     ``options`` are those of :func:`sample` (``temperature``, ``seed``, ``valid_only``, ...).
 
     Returns ``{"n": rows written, "valid": fraction of the draws that were valid, "draws":
@@ -257,15 +259,16 @@ def sample_to_csv(
     """
     from tqdm.auto import tqdm
 
+    table_format(path)
     keep = {k: options.pop(k) for k in ("valid_only", "unique", "max_draws") if k in options}
     rows, counts = 0, (0, 0)
     with (
-        atomic_write(path, "w", newline="") as f,
+        table_writer(path) as out,
         tqdm(total=n, desc="sampling", unit="mol", disable=not progress) as bar,
     ):
-        for k, (part, draws, valid) in enumerate(iter_kept(codec, n, **keep, **options)):
+        for part, draws, valid in iter_kept(codec, n, **keep, **options):
             counts = (draws, valid)
-            part.to_csv(f, header=k == 0, index=False)
+            out.write(part)
             rows += len(part)
             bar.update(len(part))
     draws, n_valid = counts

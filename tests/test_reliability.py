@@ -53,8 +53,8 @@ def test_d1_huge_smiles_are_refused_not_fatal(tmp_path, model_path, moses_sample
     proc = molvae_cli("prepare", str(f), "--jobs", "1")
     assert proc.returncode == 0, proc.stderr
     assert "kept 2" in proc.stdout and "too_large" in proc.stdout
-    for cmd in ("encode", "reconstruct"):
-        out = tmp_path / f"{cmd}.out"
+    for cmd, suffix in (("encode", ".npy"), ("reconstruct", ".csv")):
+        out = tmp_path / f"{cmd}{suffix}"
         proc = molvae_cli(cmd, model_path, str(f), "-o", str(out), "--device", "cpu")
         assert proc.returncode == 0, (cmd, proc.returncode, proc.stderr[-500:])
         assert "too_large" in proc.stdout + proc.stderr
@@ -83,9 +83,7 @@ def test_d2_bad_lengths_and_lr(tmp_path, model_path, moses_sample, capsys):
         ["sample", model_path, "-n", "5", "--max-len", "-3", "-o", str(tmp_path / "o.csv")],
         ["prepare", str(tmp_path / "x.smi"), "--max-len", "0"],
     ):
-        with pytest.raises(SystemExit) as exit_:
-            main(argv)
-        assert exit_.value.code == 2
+        assert main(argv) == 2
         assert "must be an integer >= 1" in capsys.readouterr().err
     data = tmp_path / "d.smi"
     data.write_text("\n".join(moses_sample[:20]))
@@ -262,3 +260,83 @@ def test_d10_stdin_is_read_once(tmp_path, moses_sample):
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-1000:]
     assert json.loads(metrics.read_text())["valid"] == 1.0
+
+
+# ---- issue 26: unbounded and non-finite numbers, devices and suffixes checked before any work ---
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["sample", "-n", "5", "--temperature", "1e39"], "temperature must be a number"),
+        (["sample", "-n", "5", "--prior-spread", "1e300"], "--prior-spread must be a number"),
+        (["sample", "-n", "5", "--max-len", "1000000000"], "max_len must be from 1 to 10,000"),
+        (["sample", "-n", "5", "--device", "meta"], "device 'meta' is not supported"),
+        (["sample", "-n", "5", "--device", "nonsense"], "unknown device 'nonsense'"),
+        (["interpolate", "CCO", "CCN", "--steps", "100000000"], "steps must be an integer"),
+        (["interpolate", "CCO", "CCN", "--png", "path.txt"], "unknown suffix; use .png or .svg"),
+        (["optimize", "--objective", "qed", "--sigma", "nan"], "sigma must be a number"),
+        (["optimize", "--objective", "qed", "--sigma", "inf"], "sigma must be a number"),
+        (
+            ["optimize", "--objective", "qed", "--start", "CCO", "--min-similarity", "nan"],
+            "min_similarity must be a number",
+        ),  # fmt: skip
+        (["optimize", "--objective", "qed", "--range", "logp=nan:3"], "bounds must be numbers"),
+        (["optimize", "--objective", "qed", "--png", "best.txt"], "unknown suffix"),
+    ],
+)
+def test_bad_numbers_devices_and_suffixes_fail_at_once(tmp_path, model_path, capsys, argv, message):
+    import time
+
+    out = tmp_path / "o.csv"
+    budget = ["--budget", "5"] if argv[0] == "optimize" else []
+    t0 = time.perf_counter()
+    rc = main([argv[0], model_path, *argv[1:], *budget, "-o", str(out)])
+    err = capsys.readouterr().err
+    assert rc == 2 and message in err and "Traceback" not in err, err
+    assert time.perf_counter() - t0 < 20 and not out.exists()
+
+
+def test_outputs_follow_their_suffix_and_unknown_ones_are_refused(tmp_path, model_path, capsys):
+    for suffix in (".smi", ".csv.gz", ".tsv"):
+        assert main(["sample", model_path, "-n", "4", "--seed", "1", "--no-progress",
+                     "-o", str(tmp_path / f"s{suffix}")]) == 0  # fmt: skip
+    assert len((tmp_path / "s.smi").read_text().splitlines()) == 4
+    assert pd.read_csv(tmp_path / "s.csv.gz").shape == (4, 4)
+    assert pd.read_csv(tmp_path / "s.tsv", sep="\t").columns[0] == "smiles"
+    assert main(["sample", model_path, "-n", "4", "-o", str(tmp_path / "s.npy")]) == 2
+    assert "unknown table suffix" in capsys.readouterr().err
+    f = tmp_path / "in.smi"
+    f.write_text("CCO\nnot_a_molecule\n")
+    assert main(["encode", model_path, str(f), "-o", str(tmp_path / "z.csv")]) == 0
+    table = pd.read_csv(tmp_path / "z.csv")
+    assert list(table.columns[:3]) == ["smiles", "reason", "standardized"]
+    assert table.reason.isna().tolist() == [True, False] and "z0" in table.columns
+    assert main(["encode", model_path, str(f), "-o", str(tmp_path / "z.smi")]) == 2
+    link = tmp_path / "link.csv"
+    link.symlink_to(tmp_path / "target.csv")
+    assert main(["sample", model_path, "-n", "2", "--no-progress", "-o", str(link)]) == 0
+    assert link.is_symlink() and len(pd.read_csv(tmp_path / "target.csv")) == 2
+
+
+def test_an_unexpected_exception_is_one_line_with_the_hint(tmp_path, model_path, capsys,
+                                                           monkeypatch):  # fmt: skip
+    from molvae import sampling
+
+    def broken(*args, **kwargs):
+        raise KeyError("a defect")
+
+    monkeypatch.setattr(sampling, "iter_kept", broken)
+    rc = main(["sample", model_path, "-n", "2", "-o", str(tmp_path / "o.csv"), "--no-progress"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 1 and len(err) == 1 and "unexpected error: KeyError" in err[0] and "-vv" in err[0]
+
+
+def test_non_finite_latent_points_and_search_settings_are_refused(model_path):
+    gen = mv.load(model_path, device="cpu")
+    z = np.zeros((3, gen.latent_dim), dtype=np.float32)
+    z[1, 0], z[2, 3] = np.nan, 1e30
+    with pytest.raises(ValueError, match=r"2 row\(s\).*rows 1, 2"):
+        gen.decode(z)
+    for kwargs in ({"n_init": 0}, {"population": 1}, {"sigma": float("nan")},
+                   {"objective": {"qed": float("nan")}}, {"region": 1.5}):  # fmt: skip
+        with pytest.raises(ValueError):
+            gen.optimize(**{"objective": "qed", "budget": 5, "progress": False, **kwargs})

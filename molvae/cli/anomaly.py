@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 
-from molvae.cli.common import add_model_args, load_generator, output, read_input, write_csv
+from molvae.cli.common import add_model_args, load_generator, output, read_input, write_table
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -43,8 +43,8 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError("give -o OUT.csv (or --calibrate --save MODEL.pt)")
     if not args.calibrate and args.save:
         raise ValueError("--save goes with --calibrate")
-    out = output(args.out, args.input, args.reference)
-    save = output(args.save, args.input)
+    out = output(args.out, args.input, args.reference, kind="table")
+    save = output(args.save, args.input, kind=(".pt",))
     gen = load_generator(args.model, args.device)
     smiles = read_input(args.input, args.column)
     if args.calibrate:
@@ -60,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
             return 0
     reference = read_input(args.reference) if args.reference else None
     df = gen.anomaly(smiles, reference=reference, seed=args.seed)
-    write_csv(df, out)
+    write_table(df, out)
     unreadable = int(df.reason.notna().sum())
     print(
         f"{int(df.outlier.sum()):,} of {len(df):,} molecules above the threshold "

@@ -19,7 +19,24 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
         help="run directory, checkpoint file, or bundled model name (see molvae models; "
         "default: the bundled default model)",
     )
-    p.add_argument("--device", default=None, help="cpu, cuda, ... (default: cuda if available)")
+    p.add_argument(
+        "--device",
+        type=device_arg,
+        default=None,
+        help="cpu, cuda, ... (default: cuda if available)",
+    )
+
+
+def device_arg(text: str) -> str:
+    """argparse type: a device this machine has (checked before any work; torch is imported)."""
+    from molvae.device import resolve_device
+    from molvae.exceptions import ConfigError
+
+    try:
+        resolve_device(text)
+    except ConfigError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+    return text
 
 
 def model_or_default(model: str | None) -> str:
@@ -49,17 +66,29 @@ def read_input(path: str, column: str | None = None) -> list:
     return read_smiles(Path(path), column=column).tolist()
 
 
-def output(path: str | os.PathLike | None, *inputs: str | os.PathLike | None) -> Path | None:
+IMAGE = (".png", ".svg")
+
+
+def output(
+    path: str | os.PathLike | None,
+    *inputs: str | os.PathLike | None,
+    kind: str | tuple[str, ...] | None = None,
+) -> Path | None:
     """Check an output path before any work is done: its folder is created now, and a path that
-    cannot be written (a folder, a parent that is a file) or that is one of the command's
-    ``inputs`` (it would be overwritten by the results) fails at once, not after the work."""
-    from molvae.files import check_writable
+    cannot be written (a folder, a parent that is a file), that is one of the command's ``inputs``
+    (it would be overwritten by the results) or whose suffix is not of its ``kind`` (``"table"``:
+    :func:`molvae.files.table_format`; or a tuple of suffixes) fails at once, not after the work."""
+    from molvae.files import check_writable, is_stream, table_format
 
     if path is None:
         return None
     for given in inputs:
         if given is not None and _same_file(path, given):
             raise ValueError(f"-o {path} is the input file {given}: write the results elsewhere")
+    if kind == "table":
+        table_format(path)
+    elif kind is not None and not is_stream(path) and not str(path).lower().endswith(tuple(kind)):
+        raise ValueError(f"{path}: unknown suffix; use {' or '.join(kind)}")
     return check_writable(path)
 
 
@@ -70,12 +99,11 @@ def _same_file(a: str | os.PathLike, b: str | os.PathLike) -> bool:
         return False
 
 
-def write_csv(df: Any, path: str | os.PathLike) -> None:
-    """A DataFrame to CSV, atomically (never a half-written file under ``path``)."""
-    from molvae.files import atomic_write
+def write_table(df: Any, path: str | os.PathLike) -> None:
+    """A DataFrame in the format of ``path``'s suffix, atomically (never a half-written file)."""
+    from molvae import files
 
-    with atomic_write(path, "w", newline="") as f:
-        df.to_csv(f, index=False)
+    files.write_table(df, path)
 
 
 def write_text(text: str, path: str | os.PathLike) -> None:

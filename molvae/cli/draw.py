@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from molvae.cli.common import output, positive_int, read_input
+from molvae.cli.common import IMAGE, output, positive_int, read_input
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -22,7 +22,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from molvae.viz import draw_grid
 
-    output(args.out)
+    output(args.out, args.input, kind=IMAGE)
     smiles = read_input(args.input, args.column)[: args.limit]
     draw_grid(smiles, path=args.out, mols_per_row=args.per_row)
     print(f"drew {len(smiles)} molecules -> {args.out}")

@@ -7,7 +7,7 @@ import json
 import os
 from pathlib import Path
 
-from molvae.cli.common import output, positive_int, write_text
+from molvae.cli.common import device_arg, output, positive_int, write_text
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -31,7 +31,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--jobs", type=positive_int, default=os.cpu_count() or 1)
     p.add_argument(
-        "--device", default="cpu", help="torch device for ChemNet (FCD) and the Tanimoto products"
+        "--device",
+        type=device_arg,
+        default="cpu",
+        help="torch device for ChemNet (FCD) and the Tanimoto products",
     )
     p.add_argument("-o", "--out", help="write the metrics as JSON here")
     p.set_defaults(run=run)
@@ -60,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
     from molvae.data import read_samples
     from molvae.metrics import evaluate
 
-    out = output(args.out, args.samples)
+    out = output(args.out, args.samples, kind=(".json",))
     samples = read_samples(args.samples, args.column)
     reference = reference_arg(args.reference)
     train = None if args.train in ("none", "") else args.train

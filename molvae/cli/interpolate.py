@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from molvae.cli.common import add_model_args, load_generator, output, write_csv
+from molvae.cli.common import IMAGE, add_model_args, load_generator, output, write_table
 from molvae.constants import DECODE_METHODS
 
 
@@ -23,7 +23,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    out, png = output(args.out), output(args.png)
+    out, png = output(args.out, kind="table"), output(args.png, kind=IMAGE)
     gen = load_generator(args.model, args.device)
     df = gen.interpolate(
         args.a,
@@ -33,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
         decode=args.decode,
         drop_duplicates=args.drop_duplicates,
     )
-    write_csv(df, out)
+    write_table(df, out)
     print(df.to_string(index=False))
     if png:
         from molvae.viz import draw_interpolation

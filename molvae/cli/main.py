@@ -4,7 +4,8 @@ place where errors become messages.
 Every subcommand module exposes ``add_parser(subparsers)`` and ``run(args) -> int``. Errors that
 molvae raises on purpose (``MolvaeError``), invalid values the API refuses (``ValueError``) and
 files that cannot be read or written (``OSError``) become a one-line message and exit status 2,
-never a traceback (``-vv`` shows it).
+never a traceback (``-vv`` shows it). Anything else is a defect: one line naming the command and
+the exception, exit status 1, and the hint to rerun with ``-vv``. Ctrl-C and SIGTERM: 130.
 """
 
 from __future__ import annotations
@@ -73,7 +74,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as done:  # bad usage (2) or --help (0): a return code for in-process callers
+        return done.code if isinstance(done.code, int) else 2
     level = logging.WARNING if args.quiet else (logging.DEBUG if args.verbose > 1 else logging.INFO)
     rank = os.environ.get("RANK", "0")  # under torchrun, only rank 0 logs progress
     if rank != "0":
@@ -102,6 +106,13 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"molvae {args.command}: interrupted", file=sys.stderr)
         return 130
+    except Exception as err:  # a defect, not bad usage: one line, exit 1, the traceback on -vv
+        if args.verbose > 1:
+            traceback.print_exc()
+        first = (str(err).splitlines() or [""])[0]
+        print(f"molvae {args.command}: unexpected error: {type(err).__name__}: {first} (rerun "
+              "with -vv for the traceback and report it)", file=sys.stderr)  # fmt: skip
+        return 1
     finally:
         signal.signal(signal.SIGTERM, previous)
 

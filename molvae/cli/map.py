@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from molvae.cli.common import add_model_args, load_generator, output
+from molvae.cli.common import IMAGE, add_model_args, load_generator, output
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -28,7 +28,7 @@ def run(args: argparse.Namespace) -> int:
     from molvae.data import choose_column, read_raw, read_smiles
     from molvae.viz import latent_map
 
-    output(args.out, args.input)
+    output(args.out, args.input, kind=(*IMAGE, ".pdf"))
     gen = load_generator(args.model, args.device)
     raw = read_raw(args.input)  # read once: clear errors for empty/binary/missing files
     frame = read_smiles(raw, column=args.column).to_frame()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from molvae.cli.common import add_model_args, load_generator, output, write_csv
+from molvae.cli.common import IMAGE, add_model_args, load_generator, output, write_table
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -21,12 +21,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    out, png = output(args.out), output(args.png)
+    out, png = output(args.out, kind="table"), output(args.png, kind=IMAGE)
     gen = load_generator(args.model, args.device)
     df = gen.neighbors(
         args.smiles, n=args.n, radius=args.radius, max_draws=args.max_draws, seed=args.seed
     )
-    write_csv(df, out)
+    write_table(df, out)
     note = " (budget spent)" if df.attrs["exhausted"] else ""
     print(f"{len(df)} unique valid neighbours in {df.attrs['draws']} draws{note} -> {args.out}")
     if png and len(df):

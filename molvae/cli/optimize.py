@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import argparse
 
-from molvae.cli.common import add_model_args, load_generator, output, positive_int, write_csv
+from molvae.cli.common import (
+    IMAGE,
+    add_model_args,
+    load_generator,
+    output,
+    positive_int,
+    write_table,
+)
 from molvae.constants import SEARCH_METHODS
 
 
@@ -66,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
     from molvae.optimize import parse_objective
 
     parse_objective(args.objective)  # a bad expression fails before the model loads
-    out, png = output(args.out), output(args.png)
+    out, png = output(args.out, kind="table"), output(args.png, kind=IMAGE)
     gen = load_generator(args.model, args.device)
     df = gen.optimize(
         args.objective,
@@ -83,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
     )
     table = df.drop(columns=["z"]).copy()
     table.insert(len(table.columns), "z", [" ".join(f"{v:.5g}" for v in z) for z in df.z])
-    write_csv(table, out)
+    write_table(table, out)
     a = df.attrs
     best = f"best {df.objective.iloc[0]:.4g}" if len(df) else "nothing feasible found"
     start = f" (start {a['start_objective']:.4g})" if a.get("start_objective") is not None else ""

@@ -42,7 +42,8 @@ def run(args: argparse.Namespace) -> int:
     from molvae import datasets
     from molvae.data import prepare_file
 
-    out, report = output(args.out, args.data), output(args.report, args.data)
+    out = output(args.out, args.data, kind=(".smi", ".txt"))
+    report = output(args.report, args.data, kind=(".json",))
     data = prepare_file(
         datasets.resolve(args.data),
         args.tokenizer,

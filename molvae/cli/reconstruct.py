@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from molvae.cli.common import add_model_args, load_generator, output, read_input, write_csv
+from molvae.cli.common import add_model_args, load_generator, output, read_input, write_table
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -19,12 +19,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    out = output(args.out, args.input)
+    out = output(args.out, args.input, kind="table")
     gen = load_generator(args.model, args.device)
     df = gen.reconstruct(
         read_input(args.input, args.column), n_decodes=args.n_decodes, seed=args.seed
     )
-    write_csv(df, out)
+    write_table(df, out)
     print(
         f"exact reconstruction {df.attrs['exact_match']:.1%} of {int(df.reason.isna().sum()):,} "
         f"encodable molecules ({int(df.reason.notna().sum())} not encodable) -> {args.out}"

@@ -6,7 +6,7 @@ import argparse
 import math
 
 from molvae.cli.common import add_model_args, load_generator, output, positive_int
-from molvae.constants import DECODE_METHODS, PRECISION_NAMES, Z_SOURCES
+from molvae.constants import DECODE_METHODS, MAX_SPREAD, PRECISION_NAMES, Z_SOURCES
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -80,7 +80,10 @@ def run(args: argparse.Namespace) -> int:
     from molvae.device import inference_device
 
     check_decoding_args(args.temperature, args.method, args.max_len, args.batch_size)
-    output(args.out)
+    output(args.out, kind="table")
+    spread = args.prior_spread
+    if spread is not None and not (math.isfinite(spread) and 0 < spread <= MAX_SPREAD):
+        raise ValueError(f"--prior-spread must be a number > 0 and <= {MAX_SPREAD:g}, got {spread}")
     world = distributed.World.from_env()  # under torchrun: one shard per process, then merged
     device = world.device(inference_device(args.device))
     gen = load_generator(args.model, device, args.precision)
@@ -88,8 +91,6 @@ def run(args: argparse.Namespace) -> int:
     if args.prior_spread is not None:
         if gen.prior_in_use(args.prior) != "learned":
             raise ValueError("--prior-spread needs a model with a learned prior (and --prior auto)")
-        if not (math.isfinite(args.prior_spread) and args.prior_spread > 0):
-            raise ValueError(f"--prior-spread must be a positive number, got {args.prior_spread}")
         gen.prior.spread = args.prior_spread
     options = dict(
         temperature=args.temperature,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 
-from molvae.cli.common import output, positive_int, read_input, write_csv
+from molvae.cli.common import output, positive_int, read_input, write_table
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -34,9 +34,9 @@ def run(args: argparse.Namespace) -> int:
 
     names = [p.strip() for p in args.properties.split(",") if p.strip()]
     check_property_names(names)  # before reading or scoring anything
-    out = output(args.out, args.input)
+    out = output(args.out, args.input, kind="table")
     smiles = read_input(args.input, args.column)
     df = score(smiles, properties=names, n_jobs=args.jobs, progress=True)
-    write_csv(df, out)
+    write_table(df, out)
     print(f"scored {len(df):,} molecules ({int(df.valid.sum()):,} valid) -> {args.out}")
     return 0

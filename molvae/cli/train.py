@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 
+from molvae.cli.common import device_arg
 from molvae.tokenizers import TOKENIZERS
 
 
@@ -31,7 +32,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--batch-size", type=int)
     p.add_argument("--lr", type=float)
-    p.add_argument("--device", help="auto, cpu, cuda, cuda:N, mps")
+    p.add_argument("--device", type=device_arg, help="auto, cpu, cuda, cuda:N, mps")
     p.add_argument("--amp", choices=["auto", "bf16", "none"])
     p.add_argument("--seed", type=int)
     p.add_argument("--out", required=True, help="run directory")

@@ -77,6 +77,8 @@ def parse_objective(objective: Any) -> Objective:
     unknown = [name for _, name in terms if name not in NUMERIC]
     if unknown:
         raise ValueError(f"unknown properties {unknown} in objective; known: {sorted(NUMERIC)}")
+    if not all(math.isfinite(w) for w, _ in terms):
+        raise ValueError(f"objective weights must be finite numbers, got {objective!r}")
     return Objective(terms=terms, label=label)
 
 
@@ -90,6 +92,8 @@ def check_ranges(constraints: Mapping[str, Any] | None) -> dict[str, tuple[float
         lo, hi = bounds
         lo = -math.inf if lo is None else float(lo)
         hi = math.inf if hi is None else float(hi)
+        if math.isnan(lo) or math.isnan(hi):
+            raise ValueError(f"constraint {name}: bounds must be numbers (or None), got {bounds!r}")
         if lo > hi:
             raise ValueError(f"constraint {name}: lower bound {lo} > upper bound {hi}")
         out[name] = (lo, hi)

@@ -295,6 +295,13 @@ def _run_random(s: _Search, sigma: float) -> None:
         s.evaluate(z, "random")
 
 
+def _number_in(value: Any, low: float, high: float) -> bool:
+    """A real number (not a bool) from ``low`` to ``high`` inclusive (NaN never is)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        return False
+    return low <= float(value) <= high
+
+
 def optimize(
     gen: Codec,
     objective: Any,
@@ -357,10 +364,21 @@ def optimize(
         raise ValueError(f"n must be a positive integer, got {n!r}")
     if min_similarity is not None and start is None:
         raise ValueError("min_similarity needs a start molecule")
+    if min_similarity is not None and not _number_in(min_similarity, 0.0, 1.0):
+        raise ValueError(f"min_similarity must be a number from 0 to 1, got {min_similarity!r}")
     if sigma is None:
         sigma = 1.0 if start is not None else 0.5
-    if sigma <= 0:
-        raise ValueError(f"sigma must be > 0, got {sigma}")
+    if not _number_in(sigma, 0.0, 10.0) or sigma == 0:
+        raise ValueError(
+            f"sigma must be a number > 0 and <= 10 (standard deviations), got {sigma!r}"
+        )
+    if region is not None and not (_number_in(region, 0.0, 1.0) and region < 1):
+        raise ValueError(f"region must be a quantile from 0 to below 1 (or None), got {region!r}")
+    for name, value, low in (("n_init", n_init, 1), ("population", population, 2),
+                             ("max_decodes", max_decodes, 1)):  # fmt: skip
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, np.integer))
+                                  or value < low):  # fmt: skip
+            raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
     obj = parse_objective(objective)
     ranges = check_ranges(constraints)
     n_init = int(n_init if n_init is not None else max(min(budget // 4, 200), 8))
