@@ -58,6 +58,29 @@ def manifest() -> dict[str, Any]:
         raise CheckpointError(f"{path}: unreadable model manifest: {err}") from err
     if not isinstance(data, dict) or not isinstance(data.get("models"), dict):
         raise CheckpointError(f"{path}: not a molvae model manifest")
+    if data.get("default") is not None and not isinstance(data["default"], str):
+        raise CheckpointError(f"{path}: 'default' must be a model name, got {data['default']!r}")
+    for name, entry in data["models"].items():
+        problem = (
+            "is not a table"
+            if not isinstance(entry, dict)
+            else next(
+                (
+                    f"lacks a text {key!r}"
+                    for key in ("file", "sha256")
+                    if not isinstance(entry.get(key), str) or not entry[key]
+                ),
+                None,
+            )
+        )
+        if problem is None and not isinstance(entry.get("card", {}), dict):
+            problem = "has a 'card' that is not a table"
+        if problem is None and Path(entry["file"]).name != entry["file"]:
+            problem = f"names a file outside the models folder ({entry['file']!r})"
+        if problem:
+            raise CheckpointError(
+                f"{path}: model {name!r} {problem} (a broken installation: reinstall molvae)"
+            )
     return data
 
 

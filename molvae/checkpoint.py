@@ -23,9 +23,11 @@ from __future__ import annotations
 import datetime as _dt
 import hashlib
 import logging
+import math
 import os
 import pickle
 import platform
+import re
 import zipfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -59,8 +61,23 @@ class Checkpoint:
     prior: dict[str, Any] | None = None
 
     def build_model(self, device: str | torch.device = "cpu") -> torch.nn.Module:
+        """The network with these weights. Its shapes are first compared with the weights' on
+        the ``meta`` device (no memory), so sizes that disagree with the weights stored (a
+        hostile or damaged ``model_config``) fail before anything is allocated."""
         from molvae.model import MolVAE
 
+        with torch.device("meta"):
+            expected = {
+                k: tuple(v.shape) for k, v in MolVAE(self.model_config).state_dict().items()
+            }
+        stored = {k: tuple(v.shape) for k, v in self.state_dict.items()}
+        if expected != stored:
+            diff = sorted(set(expected) ^ set(stored)) or [
+                f"{k} {stored[k]} vs {expected[k]}" for k in expected if stored[k] != expected[k]
+            ]
+            raise CheckpointError(
+                f"{self.path}: weights do not fit the model config: {', '.join(diff[:5])}"
+            )
         model = MolVAE(self.model_config)
         try:
             model.load_state_dict(self.state_dict)
@@ -69,6 +86,34 @@ class Checkpoint:
                 f"{self.path}: weights do not fit the model config: {str(err)[:300]}"
             ) from err
         return model.to(device).eval()
+
+
+def read_plain(path: str | os.PathLike, what: str = "checkpoint") -> Any:
+    """``torch.load(path, weights_only=True)`` with its failures as :class:`CheckpointError`: a
+    file that holds pickled Python objects is refused as such (naming the object), anything else
+    is reported as damaged. torch's advice to load with ``weights_only=False`` is never passed on."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
+        text = str(err)
+        found = re.search(r"GLOBAL ([\w.]+)", text)
+        if found or "Unsupported global" in text:
+            name = found.group(1) if found else "a Python object"
+            raise CheckpointError(
+                f"{path}: refused: the file holds pickled Python objects ({name}), not plain "
+                f"data; molvae loads only plain-data {what} files"
+            ) from None
+        detail = re.search(r"WeightsUnpickler error:\s*(.+?)(?:\n|$)", text)
+        raise CheckpointError(
+            f"{path}: truncated or corrupted {what}: "
+            f"{detail.group(1).strip() if detail else 'not a plain-data file'}"
+        ) from None
+    except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile, KeyError) as err:
+        raise CheckpointError(f"{path}: truncated or corrupted {what}: {_brief(err)}") from err
+    except Exception as err:  # anything else torch's loader raises on a damaged file
+        raise CheckpointError(
+            f"{path}: unreadable {what}: {type(err).__name__}: {_brief(err)}"
+        ) from err
 
 
 def _brief(err: BaseException) -> str:
@@ -137,9 +182,22 @@ def save(
         },
     }
     _put_prior(payload, prior)
-    with atomic_write(path, "wb") as f:
-        torch.save(payload, f)
+    write_plain(payload, path)
     return Path(path)
+
+
+def write_plain(payload: Any, path: str | os.PathLike, what: str = "checkpoint") -> None:
+    """``torch.save`` into ``path`` atomically; a write that fails (a full disk, a quota) is an
+    ``OSError`` saying so, and the previous file under ``path`` is left as it was."""
+    try:
+        with atomic_write(path, "wb") as f:
+            torch.save(payload, f)
+    except (RuntimeError, OSError) as err:  # torch's zip writer reports some as RuntimeError
+        raise OSError(
+            getattr(err, "errno", None) or 0,
+            f"{path}: could not write the {what} ({_brief(err)}); is the disk full? The previous "
+            "file there, if any, is unchanged",
+        ) from err
 
 
 def _stored(t: torch.Tensor, dtype: torch.dtype | None) -> torch.Tensor:
@@ -158,10 +216,9 @@ def _put_prior(payload: dict[str, Any], prior: dict[str, Any] | None) -> None:
 def set_prior(path: str | os.PathLike, prior: dict[str, Any] | None) -> Path:
     """Store (or with None remove) a learned prior in an existing checkpoint, atomically."""
     load(path)  # verified before it is rewritten
-    payload = torch.load(path, map_location="cpu", weights_only=True)
+    payload = read_plain(path)
     _put_prior(payload, prior)
-    with atomic_write(path, "wb") as f:
-        torch.save(payload, f)
+    write_plain(payload, path)
     return Path(path)
 
 
@@ -169,11 +226,43 @@ def set_metadata(path: str | os.PathLike, updates: dict[str, Any]) -> Path:
     """Add or replace metadata entries (plain data) of an existing checkpoint, atomically; the
     weights and prior are kept as stored (a float16 bundled model stays float16)."""
     load(path)  # verified before it is rewritten
-    payload = torch.load(path, map_location="cpu", weights_only=True)
+    payload = read_plain(path)
     payload["metadata"] = {**(payload.get("metadata") or {}), **updates}
-    with atomic_write(path, "wb") as f:
-        torch.save(payload, f)
+    write_plain(payload, path)
     return Path(path)
+
+
+# Types of the metadata and training-config entries that molvae reads back (others pass as they are).
+_METADATA_TYPES: dict[str, Any] = {
+    "data": str, "n_train": int, "n_val": int, "epoch": int, "step": int, "world_size": int,
+    "prepare_report": dict, "lineage": dict, "card": dict, "anomaly": dict,
+}  # fmt: skip
+
+
+def _check_plain_sections(path: Path, payload: dict[str, Any]) -> None:
+    """``metadata``, ``train_config`` and ``train_state`` are tables of the types molvae reads
+    (a damaged or hostile file fails here, naming the entry, not later in a traceback)."""
+    for key in ("metadata", "train_config", "train_state", "model_config"):
+        value = payload.get(key)
+        if value is not None and not isinstance(value, dict):
+            raise CheckpointError(f"{path}: {key} must be a table, got {type(value).__name__}")
+    for key, kind in _METADATA_TYPES.items():
+        value = (payload.get("metadata") or {}).get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, kind)):
+            raise CheckpointError(
+                f"{path}: metadata[{key!r}] must be {kind.__name__}, got {type(value).__name__}"
+            )
+    tc = payload.get("train_config") or {}
+    max_len = tc.get("max_len")
+    if max_len is not None and (
+        isinstance(max_len, bool) or not isinstance(max_len, int) or not 1 <= max_len <= 9_000
+    ):
+        raise CheckpointError(f"{path}: train_config max_len must be 1..9000, got {max_len!r}")
+    beta = tc.get("kl_weight")
+    if beta is not None and (
+        isinstance(beta, bool) or not isinstance(beta, (int, float)) or not 0 <= beta < math.inf
+    ):
+        raise CheckpointError(f"{path}: train_config kl_weight must be a number >= 0, got {beta!r}")
 
 
 def load(path: str | os.PathLike) -> Checkpoint:
@@ -188,19 +277,7 @@ def load(path: str | os.PathLike) -> Checkpoint:
         raise CheckpointError(f"{path}: no such checkpoint file")
     if path.is_dir():
         raise CheckpointError(f"{path}: is a directory; give a checkpoint file or a run directory")
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as err:
-        raise CheckpointError(
-            f"{path}: refused: the file holds pickled Python objects, not plain data "
-            f"(only weights_only checkpoints are loaded): {_brief(err)}"
-        ) from err
-    except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile, KeyError) as err:
-        raise CheckpointError(f"{path}: truncated or corrupted checkpoint: {_brief(err)}") from err
-    except Exception as err:  # anything else torch's loader raises on a damaged file
-        raise CheckpointError(
-            f"{path}: unreadable checkpoint: {type(err).__name__}: {err}"
-        ) from err
+    payload = read_plain(path)
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not a molvae checkpoint")
     version = payload.get("format_version")
@@ -227,6 +304,7 @@ def load(path: str | os.PathLike) -> Checkpoint:
         raise CheckpointError(
             f"{path}: the learned prior does not match its checksum (file corrupted or tampered with)"
         )
+    _check_plain_sections(path, payload)
     try:
         model_config = ModelConfig(**payload["model_config"])
         tokenizer = tokenizer_from_dict(payload["tokenizer"])

@@ -37,32 +37,58 @@ def _field(
     ge: float | None = None,
     gt: float | None = None,
     lt: float | None = None,
+    le: float | None = None,
     choices: Any = None,
 ) -> Any:
-    """A dataclass field with its bounds or choices declared beside it (checked by ``_validate``)."""
+    """A dataclass field with its bounds or choices declared beside it (checked by ``_validate``).
+    Upper bounds (``le``) keep a hostile or mistyped file from allocating terabytes."""
     return dataclasses.field(
-        default=default, metadata={"ge": ge, "gt": gt, "lt": lt, "choices": choices}
+        default=default, metadata={"ge": ge, "gt": gt, "lt": lt, "le": le, "choices": choices}
     )
+
+
+MAX_PARAMETERS = 200_000_000  # 0.8 GB of float32 weights: 40x the MOSES-size network
 
 
 @dataclass
 class ModelConfig:
     """Shape of the GRU VAE. ``vocab_size`` is set from the tokenizer when training starts."""
 
-    vocab_size: int = _field(0, ge=0)
-    embedding_dim: int = _field(64, ge=1)
-    encoder_hidden_dim: int = _field(256, ge=1)
-    encoder_layers: int = _field(1, ge=1)
+    vocab_size: int = _field(0, ge=0, le=100_000)
+    embedding_dim: int = _field(64, ge=1, le=8192)
+    encoder_hidden_dim: int = _field(256, ge=1, le=8192)
+    encoder_layers: int = _field(1, ge=1, le=16)
     encoder_bidirectional: bool = True
-    latent_dim: int = _field(128, ge=1)
-    decoder_hidden_dim: int = _field(512, ge=1)
-    decoder_layers: int = _field(3, ge=1)
+    latent_dim: int = _field(128, ge=1, le=8192)
+    decoder_hidden_dim: int = _field(512, ge=1, le=8192)
+    decoder_layers: int = _field(3, ge=1, le=16)
     dropout: float = _field(0.0, ge=0.0, lt=1.0)  # between stacked GRU layers
     # probability of replacing a teacher-forced input token by <unk>
     word_dropout: float = _field(0.0, ge=0.0, lt=1.0)
 
     def __post_init__(self) -> None:
         _validate(self, "model")
+        if self.approx_parameters() > MAX_PARAMETERS:
+            raise ConfigError(
+                f"model: these sizes make about {self.approx_parameters():,} parameters (more "
+                f"than {MAX_PARAMETERS:,}); check embedding_dim, the hidden sizes, layers and "
+                "latent_dim"
+            )
+
+    def approx_parameters(self) -> int:
+        """Parameters of the network these sizes describe (GRU weights and biases, embeddings,
+        latent heads, output layer), computed without building it."""
+
+        def gru(inp: int, h: int, layers: int, dirs: int) -> int:
+            first = dirs * 3 * (inp * h + h * h + 2 * h)
+            return first + (layers - 1) * dirs * 3 * (dirs * h * h + h * h + 2 * h)
+
+        v, e, z = max(self.vocab_size, 64), self.embedding_dim, self.latent_dim
+        dirs = 2 if self.encoder_bidirectional else 1
+        he, hd = self.encoder_hidden_dim, self.decoder_hidden_dim
+        enc = gru(e, he, self.encoder_layers, dirs) + 2 * (dirs * he * self.encoder_layers + 1) * z
+        dec = gru(e + z, hd, self.decoder_layers, 1) + z * hd * self.decoder_layers + hd * v
+        return v * e + enc + dec
 
 
 @dataclass
@@ -72,12 +98,12 @@ class TrainConfig:
     data: str = ""  # file path, or a bundled dataset such as "moses:train"
     column: str = ""  # CSV column; "" = the first column named like smiles
     tokenizer: str = _field("smiles", choices=KINDS)
-    max_len: int = _field(100, ge=1)  # longest molecule kept, in tokens
+    max_len: int = _field(100, ge=1, le=9_000)  # longest molecule kept, in tokens
     limit: int = _field(0, ge=0)  # train on a seeded random sample of N molecules (0 = all)
     epochs: int = _field(10, ge=1)
     max_steps: int = _field(0, ge=0)
     time_limit_minutes: float = _field(0.0, ge=0.0)
-    batch_size: int = _field(256, ge=1)
+    batch_size: int = _field(256, ge=1, le=65_536)
     lr: float = _field(1e-3, gt=0.0)
     min_lr_ratio: float = _field(0.05, ge=0.0)  # cosine decay ends at lr * min_lr_ratio
     warmup_steps: int = _field(200, ge=0)
@@ -97,9 +123,9 @@ class TrainConfig:
     # learned prior stored in best.pt (molvae.prior): "posterior" (the aggregate posterior of
     # prior_components training molecules), "gmm" (EM, prior_components full Gaussians) or "none"
     prior: str = _field("posterior", choices=("posterior", "gmm", "none"))
-    prior_components: int = _field(4000, ge=1)
-    prior_spread: float = _field(1.5, gt=0.0)  # widens each component when sampling
-    prior_fit_size: int = _field(20_000, ge=1)  # training molecules it is fitted on
+    prior_components: int = _field(4000, ge=1, le=1_000_000)
+    prior_spread: float = _field(1.5, gt=0.0, le=100.0)  # widens each component when sampling
+    prior_fit_size: int = _field(20_000, ge=1, le=10_000_000)  # training molecules it is fitted on
     patience: int = _field(0, ge=0)  # early stopping after this many epochs without improvement
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda | cuda:N | mps
@@ -134,6 +160,7 @@ def _validate(cfg: Any, section: str) -> None:
             ("ge", lambda v, b: v >= b, ">="),
             ("gt", lambda v, b: v > b, ">"),
             ("lt", lambda v, b: v < b, "<"),
+            ("le", lambda v, b: v <= b, "<="),
         ):
             bound = rules.get(rule)
             if bound is not None and not ok(value, bound):
@@ -153,6 +180,10 @@ def config_from_dict(d: dict[str, Any]) -> tuple[ModelConfig, TrainConfig]:
     for key in d:
         if key not in ("model", "train"):
             raise ConfigError(f"unknown config table {key!r}; expected [model] and [train]")
+        if not isinstance(d[key], dict):
+            raise ConfigError(
+                f"{key} must be a table ([{key}] with key = value lines), got {d[key]!r}"
+            )
     return _build(ModelConfig, dict(d.get("model", {})), "model"), _build(
         TrainConfig, dict(d.get("train", {})), "train"
     )

@@ -78,12 +78,28 @@ def _umask() -> int:
     return mask
 
 
-def remove_stale_temps(folder: str | os.PathLike) -> list[Path]:
-    """Delete temporary files that an interrupted :func:`atomic_write` left in ``folder``."""
+def remove_stale_temps(folder: str | os.PathLike, older_than: float = 0.0) -> list[Path]:
+    """Delete temporary files that an interrupted :func:`atomic_write` left in ``folder``; with
+    ``older_than`` (seconds) only those not modified for that long (a shared folder such as the
+    cache, where another process may be writing one right now)."""
+    import time
+
     removed = []
+    now = time.time()
     for p in Path(folder).glob(f".*{TEMP_SUFFIX}"):
-        p.unlink(missing_ok=True)
+        try:
+            if older_than and now - p.stat().st_mtime < older_than:
+                continue
+            p.unlink()
+        except OSError:  # gone meanwhile, or not ours to remove
+            continue
         removed.append(p)
+    if removed:
+        import logging
+
+        logging.getLogger(__name__).info(
+            "removed %d stale temporary file(s) in %s", len(removed), folder
+        )
     return removed
 
 

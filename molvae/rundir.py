@@ -66,12 +66,25 @@ class RunDir:
         if p.exists() and not p.is_dir():
             raise ConfigError(f"{p}: exists and is not a directory")
         existing = self.existing()
-        if self.resume and not (p / "last.pt").exists():
-            raise ConfigError(f"{p}: nothing to resume (no last.pt)")
+        resumable = (p / "last.pt").exists()
+        if self.resume and not resumable:
+            started = (
+                f"the run there ({', '.join(existing)}) stopped before its first checkpoint "
+                "(last.pt is written at the end of each epoch, or at --time-limit)"
+                if existing
+                else "no run there yet"
+            )
+            raise ConfigError(
+                f"{p}: nothing to resume: {started}; start it again with overwrite (--overwrite)"
+            )
         if not self.resume and existing and not self.overwrite:
             raise ConfigError(
-                f"{p}: already holds a run ({', '.join(existing)}); use resume to continue it "
-                "or overwrite to replace it"
+                f"{p}: already holds a run ({', '.join(existing)}); use resume (--resume) to "
+                "continue it or overwrite (--overwrite) to replace it"
+                if resumable
+                else f"{p}: already holds a run that stopped before its first checkpoint "
+                f"({', '.join(existing)}; no last.pt to resume from); use overwrite "
+                "(--overwrite) to start it again"
             )
         p.mkdir(parents=True, exist_ok=True)
         self._acquire()

@@ -149,3 +149,20 @@ def test_models_md_matches_the_manifest():
         assert f"{m['FCD/Test']:.3f}" in row and f"{m['valid']:.3f}" in row
         assert entry["sha256"] in text
         assert re.search(rf"## `{re.escape(name)}`", text)
+
+
+@pytest.mark.parametrize(
+    "entry, message",
+    [
+        ({"sha256": "0" * 64}, "lacks a text 'file'"),
+        ({"file": 5, "sha256": "0" * 64}, "lacks a text 'file'"),
+        ({"file": "../x.pt", "sha256": "0" * 64}, "outside the models folder"),
+        ({"file": "x.pt", "sha256": "0" * 64, "card": [1]}, "'card' that is not a table"),
+        ("x.pt", "is not a table"),
+    ],
+)
+def test_a_malformed_manifest_entry_is_a_clear_error(tmp_path, monkeypatch, entry, message):
+    (tmp_path / "manifest.json").write_text(json.dumps({"default": "m", "models": {"m": entry}}))
+    monkeypatch.setenv("MOLVAE_MODELS_DIR", str(tmp_path))
+    with pytest.raises(CheckpointError, match=re.escape(message)):
+        bundled.path("m")

@@ -102,3 +102,71 @@ def test_missing_paths(tmp_path):
         mv.load(tmp_path / "none")
     with pytest.raises(mv.CheckpointError, match="no best.pt"):
         mv.load(tmp_path)
+
+
+def _memory_mb() -> float:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def test_hostile_sizes_fail_before_any_allocation(saved, tmp_path):
+    path, _, _ = saved
+    raw = torch.load(path, weights_only=True)
+    peak = _memory_mb()
+    cases = {
+        "big.pt": {**raw, "model_config": {**raw["model_config"], "decoder_hidden_dim": 8000}},
+        "huge.pt": {**raw, "model_config": {**raw["model_config"], "latent_dim": 10**9}},
+        "len.pt": {**raw, "train_config": {"max_len": 10**9}},
+        "meta.pt": {**raw, "metadata": {"n_train": "many"}},
+        "table.pt": {**raw, "train_config": [1, 2]},
+    }
+    expected = ["do not fit the model config", "latent_dim must be <=", "max_len must be 1..9000",
+                "metadata['n_train'] must be int", "train_config must be a table"]  # fmt: skip
+    for (name, payload), message in zip(cases.items(), expected):
+        torch.save(payload, tmp_path / name)
+        with pytest.raises(mv.CheckpointError, match=message.replace("[", r"\[")):
+            mv.load(tmp_path / name)
+    assert _memory_mb() - peak < 300  # the 8000-wide decoder alone would be ~1.5 GB
+
+
+class Thing:  # a pickled object of this module's
+    pass
+
+
+def test_unpickling_failures_never_advise_weights_only_false(tmp_path):
+    torch.save({"x": Thing()}, tmp_path / "obj.pt")
+    (tmp_path / "junk.pt").write_bytes(b"\x80\x02garbage" * 10)
+    with pytest.raises(mv.CheckpointError) as obj:
+        ckpt.load(tmp_path / "obj.pt")
+    with pytest.raises(mv.CheckpointError) as junk:
+        ckpt.load(tmp_path / "junk.pt")
+    assert "pickled Python objects" in str(obj.value) and "Thing" in str(obj.value)
+    assert "corrupted" in str(junk.value) and "pickled" not in str(junk.value)
+    for err in (obj.value, junk.value):
+        assert "weights_only" not in str(err) and "\n" not in str(err)
+
+
+def test_a_full_disk_while_saving_is_a_clear_error_and_keeps_the_old_file(saved, tmp_path):
+    import subprocess
+    import sys
+    import textwrap
+
+    path, _, _ = saved
+    before = path.read_bytes()
+    script = textwrap.dedent(f"""
+        import resource, signal
+        from molvae import checkpoint as ckpt
+        c = ckpt.load({str(path)!r})
+        model = c.build_model()
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # writes past the limit fail with EFBIG
+        resource.setrlimit(resource.RLIMIT_FSIZE, (2000, 2000))
+        try:
+            ckpt.save({str(path)!r}, model, c.tokenizer)
+        except OSError as err:
+            print("OSError:", err)
+    """)
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert "OSError:" in proc.stdout and "disk full" in proc.stdout, proc.stdout + proc.stderr
+    assert path.read_bytes() == before
+    assert [p.name for p in path.parent.iterdir() if p.name.endswith(".tmp")] == []

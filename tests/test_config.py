@@ -56,3 +56,18 @@ def test_to_toml_round_trip_and_overrides(tmp_path):
     f = tmp_path / "c.toml"
     f.write_text(to_toml(m, t))
     assert load_config(f) == (m, t)
+
+
+def test_sizes_that_would_allocate_terabytes_are_refused(tmp_path):
+    for model, message in (
+        ({"latent_dim": 1_000_000_000}, "latent_dim must be <="),
+        ({"decoder_hidden_dim": 8192, "decoder_layers": 16}, "parameters"),
+    ):
+        with pytest.raises(mv.ConfigError, match=message):
+            config_from_dict({"model": model})
+    with pytest.raises(mv.ConfigError, match="max_len must be <="):
+        config_from_dict({"train": {"max_len": 10**9}})
+    bad = tmp_path / "bad.toml"
+    bad.write_text("model = 5\n")
+    with pytest.raises(mv.ConfigError, match="model must be a table"):
+        load_config(bad)

@@ -245,3 +245,38 @@ def test_evaluate_does_not_count_a_header_line(tmp_path):
     f = tmp_path / "s.smi"
     f.write_text("SMILES\nCCO\n\nxx\n")
     assert read_samples(f) == ["CCO", "", "xx"]  # blank and junk lines stay samples
+
+
+def test_a_cache_whose_arrays_disagree_is_not_used(tmp_path):
+    import json as _json
+
+    data = mv.prepare(["CCO", "c1ccccc1", "CCN"], "smiles")
+    save_prepared(data, tmp_path / "d.npz")
+    with np.load(tmp_path / "d.npz") as z:
+        arrays = {k: z[k] for k in z.files}
+    cut = {**arrays, "offsets": arrays["offsets"][:-1]}  # offsets cut short
+    wild = {**arrays, "tokens": arrays["tokens"].astype(np.int32) + 200}  # beyond the vocabulary
+    for name, bad in (("cut.npz", cut), ("wild.npz", wild)):
+        np.savez(tmp_path / name, **bad)
+        with pytest.raises(mv.DataError, match="disagree|outside the vocabulary"):
+            load_prepared(tmp_path / name)
+    assert _json.loads(str(arrays["meta"]))["cache_version"] >= 2
+
+
+def test_stale_temporary_files_in_the_cache_are_removed(tmp_path, moses_sample):
+    import os
+    import time
+
+    from molvae.data import cache_dir
+
+    f = tmp_path / "d.smi"
+    f.write_text("\n".join(moses_sample[:20]) + "\n")
+    mv.prepare_file(f, "smiles")
+    folder = cache_dir() / "prepared"
+    old, fresh = folder / ".d.smi.abc.npz.tmp", folder / ".d.smi.def.npz.tmp"
+    for p in (old, fresh):
+        p.write_bytes(b"half")
+    hours_ago = time.time() - 2 * 3600
+    os.utime(old, (hours_ago, hours_ago))
+    mv.prepare_file(f, "smiles")
+    assert not old.exists() and fresh.exists()  # a fresh one may be another process's

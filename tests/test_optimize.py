@@ -162,3 +162,20 @@ def test_cli_optimize(fitted, tmp_path, capsys):
     assert "objective calls" in capsys.readouterr().out
     assert main(["optimize", str(model), "--objective", "qde", "-o", str(out)]) == 2
     assert "unknown properties ['qde']" in capsys.readouterr().err
+
+
+def test_hostile_predictor_files_and_unusable_labels_are_refused(fitted, moses_sample, tmp_path):
+    import torch
+
+    gen, _ = fitted
+    pred = gen.fit_predictor(moses_sample[:60], properties=("mw",), epochs=5)
+    d = pred.to_dict()
+    torch.save({**d, "hidden": 10**9}, tmp_path / "huge.pt")
+    with pytest.raises(ValueError, match="hidden must be 1..65536"):
+        PropertyPredictor.load(tmp_path / "huge.pt")
+    torch.save({**d, "hidden": 512}, tmp_path / "lie.pt")
+    with pytest.raises(ValueError, match="do not fit"):
+        PropertyPredictor.load(tmp_path / "lie.pt")
+    labels = pd.DataFrame({"y": [float("nan")] * 40})
+    with pytest.raises(ValueError, match="only 0 of 40"):
+        gen.fit_predictor(moses_sample[:40], labels=labels)

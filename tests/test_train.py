@@ -87,6 +87,16 @@ def test_resume_without_run_is_an_error(tmp_path, small_set):
         mv.fit(small_set, m, t, out_dir=tmp_path, resume=True, progress=False)
 
 
+def test_a_run_stopped_before_its_first_checkpoint_says_the_same_both_ways(tmp_path, small_set):
+    (tmp_path / "config.toml").write_text("")  # what a run killed in epoch 1 leaves
+    (tmp_path / "metrics.csv").write_text("")
+    m, t = tiny_configs()
+    for resume in (True, False):
+        with pytest.raises(mv.ConfigError, match="before its first checkpoint") as err:
+            mv.fit(small_set, m, t, out_dir=tmp_path, resume=resume, progress=False)
+        assert "--overwrite" in str(err.value) and "use resume" not in str(err.value)
+
+
 def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path, small_set, monkeypatch):
     m, t = tiny_configs(epochs=3)
     real = loop.reconstruction_loss

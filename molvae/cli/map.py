@@ -35,6 +35,8 @@ def run(args: argparse.Namespace) -> int:
     if raw.is_table:  # keep the other columns: --color-by may name one
         full = pd.read_csv(io.BytesIO(raw.data), sep="\t" if raw.ext == ".tsv" else ",")
         col = choose_column(list(full.columns), args.column, raw.path)
+        if col != "smiles" and "smiles" in full.columns:  # keep it, under another name
+            full = full.rename(columns={"smiles": "smiles_column"})
         frame = full.rename(columns={col: "smiles"})
     out = latent_map(gen, frame, color_by=args.color_by, method=args.method, path=args.out)
     print(f"mapped {len(out):,} molecules -> {args.out}")

@@ -16,7 +16,7 @@ import numpy as np
 from molvae.data.io import read_raw, read_smiles
 from molvae.data.prepare import PreparedData, PrepareOptions, PrepareReport, prepare
 from molvae.exceptions import DataError
-from molvae.files import atomic_write
+from molvae.files import atomic_write, remove_stale_temps
 from molvae.tokenizers import Tokenizer, tokenizer_from_dict
 
 logger = logging.getLogger(__name__)
@@ -70,12 +70,33 @@ def load_prepared(path: str | os.PathLike) -> PreparedData:
                 raise DataError(
                     f"{path}: cache version {meta.get('cache_version')} != {CACHE_VERSION}"
                 )
-            smiles = z["smiles"].tobytes().decode().split("\n")
+            text = z["smiles"].tobytes().decode()
+            smiles = text.split("\n") if text else []
+            tokens, offsets = z["tokens"], z["offsets"]
+            if (
+                tokens.ndim != 1
+                or offsets.ndim != 1
+                or len(offsets) != len(smiles) + 1
+                or not np.issubdtype(tokens.dtype, np.integer)
+                or not np.issubdtype(offsets.dtype, np.integer)
+                or (len(offsets) and (offsets[0] != 0 or offsets[-1] != len(tokens)))
+                or bool((np.diff(offsets) < 0).any())
+            ):
+                raise ValueError(
+                    f"arrays disagree: {len(smiles)} SMILES, offsets {offsets.shape}, tokens "
+                    f"{tokens.shape}"
+                )
+            tokenizer = tokenizer_from_dict(meta["tokenizer"])
+            if (
+                len(tokens)
+                and not 0 <= int(tokens.min()) <= int(tokens.max()) < tokenizer.vocab_size
+            ):
+                raise ValueError(f"token ids outside the vocabulary of {tokenizer.vocab_size}")
             return PreparedData(
                 smiles=smiles,
-                tokens=z["tokens"],
-                offsets=z["offsets"],
-                tokenizer=tokenizer_from_dict(meta["tokenizer"]),
+                tokens=tokens,
+                offsets=offsets,
+                tokenizer=tokenizer,
                 report=PrepareReport.from_dict(meta["report"]),
             )
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as err:
@@ -107,6 +128,8 @@ def prepare_file(
     raw = read_raw(path)
     key = cache_key(raw.sha256, tokenizer, opts, column)
     cached = cache_dir() / "prepared" / f"{raw.path.name}.{key}.npz"
+    if cached.parent.is_dir():  # what killed runs left half-written (an hour old: not in use)
+        remove_stale_temps(cached.parent, older_than=3600)
     if cache and cached.exists():
         try:
             data = load_prepared(cached)

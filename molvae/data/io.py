@@ -128,8 +128,8 @@ def choose_column(columns: Sequence[Any], column: str | None, path: Any) -> str:
     cols = [str(c) for c in columns]
     if column is None:  # a column named exactly like SMILES wins over one that merely contains it
         exact = [c for c in cols if c.strip().lower() in SMILES_COLUMN_NAMES]
-        if exact:
-            return exact[0]
+        if exact:  # "smiles" itself first: with both SMILES and smiles, the lower-case one
+            return "smiles" if "smiles" in exact else exact[0]
     if column is not None:
         if column in cols:
             return column

@@ -63,6 +63,10 @@ def reference_stats(
         if stats is not None:
             return stats
     path = stats_path(content_key(values))
+    if path.parent.is_dir():  # half-written files of killed runs (an hour old: not in use)
+        from molvae.files import remove_stale_temps
+
+        remove_stale_temps(path.parent, older_than=3600)
     if cache and path.exists():
         stats = load_cached(path)
         if stats is not None:

@@ -81,7 +81,20 @@ def read(path: Path) -> SetStats:
     with np.load(io.BytesIO(data), allow_pickle=False) as z:
         if int(z["format_version"]) != FORMAT_VERSION:
             raise ValueError(f"format_version {int(z['format_version'])} != {FORMAT_VERSION}")
-        mu = z["fcd_mu"]
+        mu, triu, fps = z["fcd_mu"], z["fcd_sigma_triu"], z["fps"]
+        shapes = {
+            k: z[k].shape for k in ("frags_keys", "frags_counts", "scafs_keys", "scafs_counts")
+        }
+        if mu.ndim != 1 or triu.shape != (len(mu) * (len(mu) + 1) // 2,) or fps.ndim != 2:
+            raise ValueError(
+                f"arrays disagree in shape: fcd_mu {mu.shape}, fcd_sigma_triu {triu.shape}, "
+                f"fps {fps.shape}"
+            )
+        if any(len(s) != 1 for s in shapes.values()) or (
+            len(_strings(z["frags_keys"])) != shapes["frags_counts"][0]
+            or len(_strings(z["scafs_keys"])) != shapes["scafs_counts"][0]
+        ):
+            raise ValueError(f"fragment or scaffold keys and counts disagree: {shapes}")
         sigma = np.zeros((len(mu), len(mu)))
         iu = np.triu_indices(len(mu))
         sigma[iu] = z["fcd_sigma_triu"]

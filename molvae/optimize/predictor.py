@@ -112,22 +112,49 @@ class PropertyPredictor(torch.nn.Module):
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> PropertyPredictor:
-        if d.get("kind") != "molvae-property-predictor":
+        """Rebuild a predictor; its sizes are checked against the stored weights' shapes before
+        anything is allocated (a hostile ``hidden`` of 10^9 is refused, not attempted)."""
+        if not isinstance(d, Mapping) or d.get("kind") != "molvae-property-predictor":
             raise ValueError("not a molvae property predictor")
-        p = cls(int(d["latent_dim"]), d["names"], int(d["hidden"]))
-        p.load_state_dict(d["state_dict"])
+        state, names = d.get("state_dict"), d.get("names")
+        if not isinstance(state, Mapping) or not all(
+            isinstance(v, torch.Tensor) for v in state.values()
+        ):
+            raise ValueError("property predictor: state_dict is not a table of tensors")
+        if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
+            raise ValueError(f"property predictor: names must be a list of strings, got {names!r}")
+        sizes = [d.get("latent_dim"), d.get("hidden")]
+        if not all(
+            isinstance(s, int) and not isinstance(s, bool) and 1 <= s <= 65_536 for s in sizes
+        ):
+            raise ValueError(
+                f"property predictor: latent_dim and hidden must be 1..65536, got {sizes}"
+            )
+        with torch.device("meta"):
+            expected = {
+                k: tuple(v.shape) for k, v in cls(*sizes[:1], names, sizes[1]).state_dict().items()
+            }
+        if expected != {k: tuple(v.shape) for k, v in state.items()}:
+            raise ValueError(
+                "property predictor: the weights do not fit its latent_dim, hidden and names"
+            )
+        p = cls(int(d["latent_dim"]), names, int(d["hidden"]))
+        p.load_state_dict(state)
         p.report = dict(d.get("report") or {})
         return p.eval()
 
     def save(self, path: Any) -> None:
-        from molvae.files import atomic_write
+        from molvae.checkpoint import write_plain
 
-        with atomic_write(path, "wb") as f:
-            torch.save(self.to_dict(), f)
+        write_plain(self.to_dict(), path, what="property predictor")
 
     @classmethod
     def load(cls, path: Any) -> PropertyPredictor:
-        return cls.from_dict(torch.load(path, map_location="cpu", weights_only=True))
+        """A saved predictor (plain data only: pickled objects are refused, see
+        :func:`molvae.checkpoint.read_plain`)."""
+        from molvae.checkpoint import read_plain
+
+        return cls.from_dict(read_plain(path, what="property predictor"))
 
 
 def _regression_report(pred: torch.Tensor, y: torch.Tensor, names: list[str]) -> dict:
@@ -175,6 +202,17 @@ def fit_predictor(
     if (~ok).sum():
         logger.info("fit_predictor: %d of %d molecules left out (not encoded or not scored)",
                     int((~ok).sum()), len(smiles))  # fmt: skip
+    if ok.sum() < 10:
+        raise ValueError(
+            f"fit_predictor: only {int(ok.sum())} of {len(smiles)} molecules could be encoded and "
+            "have finite labels; a predictor needs at least 10"
+        )
+    if (
+        isinstance(hidden, bool)
+        or not isinstance(hidden, (int, np.integer))
+        or not 1 <= hidden <= 65_536
+    ):
+        raise ValueError(f"hidden must be an integer from 1 to 65536, got {hidden!r}")
     pred = PropertyPredictor(gen.latent_dim, names, hidden)
     pred.fit(z[ok], y.to_numpy()[ok], epochs=epochs, seed=seed)
     for name, r in pred.report.items():
