@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from molvae.checks import check_count
 from molvae.constants import MAX_PATH_STEPS
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -30,13 +31,7 @@ logger = logging.getLogger(__name__)
 
 def interpolation_times(steps: int) -> torch.Tensor:
     """``steps`` evenly spaced values of t from 0 to 1 inclusive: ``(steps,)``."""
-    if (
-        isinstance(steps, bool)
-        or not isinstance(steps, (int, np.integer))
-        or not 2 <= steps <= MAX_PATH_STEPS
-    ):
-        raise ValueError(f"steps must be an integer from 2 to {MAX_PATH_STEPS:,}, got {steps!r}")
-    steps = int(steps)
+    steps = check_count("steps", steps, low=2, high=MAX_PATH_STEPS)
     return torch.linspace(0.0, 1.0, steps)
 
 
@@ -164,8 +159,7 @@ def neighbors(
     from molvae.chem import canonical, fingerprint, tanimoto
     from molvae.device import torch_generator
 
-    if isinstance(n, bool) or not isinstance(n, int) or n <= 0:
-        raise ValueError(f"n must be a positive integer, got {n!r}")
+    n = check_count("n", n)
     if not (np.isfinite(radius) and radius > 0):
         raise ValueError(f"radius must be a finite number > 0, got {radius!r}")
     max_draws = max_draws or 50 * n

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from molvae.checks import check_count
 from molvae.chem import smiles_list
 from molvae.codec import Codec
 from molvae.device import torch_generator
@@ -31,8 +32,7 @@ def elbo(
     over ``n_samples``; ``kl`` = KL(q(z|x) || N(0, I)); ``neg_elbo`` = their sum, an anomaly
     score (high for molecules unlike the training data). Rows that cannot be encoded are NaN
     with a ``reason``; ``standardized`` says what standardising an input changed."""
-    if isinstance(n_samples, bool) or not isinstance(n_samples, int) or n_samples < 1:
-        raise ValueError(f"n_samples must be an integer >= 1, got {n_samples!r}")
+    n_samples = check_count("n_samples", n_samples)
     values = smiles_list(smiles)
     recon = np.full(len(values), np.nan)
     kl = np.full(len(values), np.nan)

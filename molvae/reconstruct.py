@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from molvae.checks import check_count
 from molvae.chem import canonical_similarities, smiles_list
 from molvae.codec import Codec, Posteriors
 from molvae.device import torch_generator
@@ -45,8 +46,7 @@ def reconstruct(
         standardising the input changed; the comparison is with the standardised molecule). ``df.attrs["exact_match"]``
         holds the exact-match rate over the encodable rows.
     """
-    if isinstance(n_decodes, bool) or not isinstance(n_decodes, int) or n_decodes < 1:
-        raise ValueError(f"n_decodes must be an integer >= 1, got {n_decodes!r}")
+    n_decodes = check_count("n_decodes", n_decodes)
     values = smiles_list(smiles)
     return reconstruct_posteriors(
         codec, values, codec.posteriors(values, batch_size), n_decodes, seed, batch_size, max_len

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from molvae.checks import check_count
 from molvae.chem import check_property_names, score, smiles_list
 from molvae.codec import Codec
 from molvae.latent import traverse
@@ -136,8 +137,7 @@ def latent_report(
     """
     t0 = time.monotonic()
     check_property_names(list(properties))
-    if isinstance(starts, bool) or not isinstance(starts, int) or starts < 1:
-        raise ValueError(f"starts must be an integer >= 1, got {starts!r}")
+    starts = check_count("starts", starts)
     values = _molecules(smiles, n, seed)
     post = gen.posteriors(values)
     ok = np.asarray(post.inputs.ok, dtype=int)

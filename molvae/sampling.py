@@ -21,9 +21,9 @@ from collections import deque
 from collections.abc import Iterator
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
+from molvae.checks import check_count
 from molvae.chem import canonical_forms
 from molvae.codec import Codec, check_decoding_args, sample_frame
 from molvae.device import torch_generator
@@ -51,11 +51,6 @@ def _decode_and_check(rows: list[list[int]]) -> tuple[list[str], list[str | None
     return smiles, canonical_forms(smiles, 1)[0]
 
 
-def _check_count(name: str, value: Any) -> None:
-    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value <= 0:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-
-
 def iter_samples(
     codec: Codec,
     n: int,
@@ -73,7 +68,7 @@ def iter_samples(
     decode (default: on an accelerator :func:`~molvae.parallel.default_jobs`; on a CPU none,
     since decoding already uses every core). Closing the iterator early stops the workers.
     """
-    _check_count("n", n)
+    n = check_count("n", n)
     check_decoding_args(temperature, method, max_len, batch_size)
     source = codec.z_source(prior)
     gen = torch_generator(seed, codec.device)
@@ -139,9 +134,9 @@ def iter_kept(
             draws, valid = draws + len(part), valid + int(part.valid.sum())
             yield part, draws, valid
         return
-    _check_count("n", n)
+    n = check_count("n", n)
     limit = max_draws if max_draws is not None else max(MIN_DRAWS, DRAWS_PER_MOLECULE * n)
-    _check_count("max_draws", limit)
+    limit = check_count("max_draws", limit)
     seen: set[str] = set()
     kept: list[pd.DataFrame] = []
     count = draws = valid = 0

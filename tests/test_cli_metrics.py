@@ -51,3 +51,17 @@ def test_score_writes_properties_and_reasons(tmp_path, capsys):
     assert "scored 3 molecules (2 valid)" in capsys.readouterr().out
     assert main(["score", str(src), "-o", str(out), "--properties", "qed,colour"]) == 2
     assert "colour" in capsys.readouterr().err
+
+
+def test_two_references_with_the_same_stem_are_both_kept(tmp_path, moses_sample):
+    for folder, part in (("a", moses_sample[:60]), ("b", moses_sample[60:120])):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "ref.smi").write_text("\n".join(part) + "\n")
+    gen = tmp_path / "gen.smi"
+    gen.write_text("\n".join(moses_sample[:30]) + "\n")
+    out = tmp_path / "m.json"
+    argv = ["evaluate", str(gen), "--reference", str(tmp_path / "a" / "ref.smi"), "--reference",
+            str(tmp_path / "b" / "ref.smi"), "--train", "none", "--jobs", "1", "-o", str(out)]  # fmt: skip
+    assert main(argv) == 0
+    m = json.loads(out.read_text())
+    assert m["SNN/a/ref"] == 1.0 and m["SNN/b/ref"] < 1.0  # the samples are a's molecules

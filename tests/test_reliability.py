@@ -340,3 +340,16 @@ def test_non_finite_latent_points_and_search_settings_are_refused(model_path):
                    {"objective": {"qed": float("nan")}}, {"region": 1.5}):  # fmt: skip
         with pytest.raises(ValueError):
             gen.optimize(**{"objective": "qed", "budget": 5, "progress": False, **kwargs})
+
+
+def test_numpy_integers_are_accepted_where_python_ints_are(model_path):
+    gen = mv.load(model_path, device="cpu")
+    n = np.int64(3)
+    assert len(gen.sample(n, seed=np.int64(1))) == 3
+    assert len(gen.neighbors("CCO", n=n)) <= 3
+    assert len(gen.reconstruct(["CCO"], n_decodes=np.int64(2))) == 1
+    assert len(gen.interpolate("CCO", "CCN", steps=n)) == 3
+    with pytest.raises(ValueError, match="n must be an integer >= 1"):
+        gen.sample(np.int64(0))
+    with pytest.raises(ValueError, match="must be an integer"):
+        gen.sample(True)

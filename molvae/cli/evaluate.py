@@ -22,9 +22,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--column", default="smiles", help="CSV column (default: smiles)")
     p.add_argument(
         "--reference",
-        default="moses",
+        action="append",
         help="'moses' (test and scaffold-test sets, the default) or one or more SMILES files, "
-        "comma-separated, each a reference set named by its file stem (keys FCD/<stem>, ...)",
+        "comma-separated or in repeated --reference, each a reference set named by its file stem "
+        "(keys FCD/<stem>, ...; files with the same stem are named by their folder too)",
     )
     p.add_argument(
         "--train", default="auto", help="training SMILES file for Novelty (default: MOSES train)"
@@ -41,7 +42,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def reference_arg(value: str) -> str | dict[str, list]:
-    """``moses``, or comma-separated SMILES files -> ``{stem: smiles}``."""
+    """``moses``, or comma-separated SMILES files -> ``{name: smiles}``: each named by its file
+    stem, or by ``folder/stem`` where two stems are the same (never one silently dropped)."""
     from molvae.data import read_smiles
     from molvae.metrics import REFERENCE_NAMES
 
@@ -56,7 +58,11 @@ def reference_arg(value: str) -> str | dict[str, list]:
             f"unknown reference {value!r}: not one of {list(REFERENCE_NAMES)} and no such file "
             f"{', '.join(missing) or value!r}"
         )
-    return {p.name.split(".")[0]: read_smiles(p).tolist() for p in paths}
+    stems = [p.name.split(".")[0] for p in paths]
+    names = [s if stems.count(s) == 1 else f"{p.parent.name}/{s}" for s, p in zip(stems, paths)]
+    names = [n if names.count(n) == 1 else f"{n}#{names[:k].count(n) + 1}"
+             for k, n in enumerate(names)]  # fmt: skip
+    return dict(zip(names, (read_smiles(p).tolist() for p in paths)))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -65,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
 
     out = output(args.out, args.samples, kind=(".json",))
     samples = read_samples(args.samples, args.column)
-    reference = reference_arg(args.reference)
+    reference = reference_arg(",".join(args.reference or ["moses"]))
     train = None if args.train in ("none", "") else args.train
     metrics, counts = evaluate(
         samples,

@@ -37,6 +37,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from molvae.checks import check_count, check_number
 from molvae.chem import PROPERTIES, fingerprint, passes_moses_filters, to_mol
 from molvae.constants import SEARCH_METHODS
 from molvae.device import torch_generator
@@ -295,13 +296,6 @@ def _run_random(s: _Search, sigma: float) -> None:
         s.evaluate(z, "random")
 
 
-def _number_in(value: Any, low: float, high: float) -> bool:
-    """A real number (not a bool) from ``low`` to ``high`` inclusive (NaN never is)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        return False
-    return low <= float(value) <= high
-
-
 def optimize(
     gen: Codec,
     objective: Any,
@@ -358,27 +352,19 @@ def optimize(
     """
     if method not in SEARCH_METHODS:
         raise ValueError(f"unknown method {method!r}; choose from {list(SEARCH_METHODS)}")
-    if not isinstance(budget, int) or budget < 1:
-        raise ValueError(f"budget must be a positive integer, got {budget!r}")
-    if not isinstance(n, int) or n < 1:
-        raise ValueError(f"n must be a positive integer, got {n!r}")
+    budget, n = check_count("budget", budget), check_count("n", n)
     if min_similarity is not None and start is None:
         raise ValueError("min_similarity needs a start molecule")
-    if min_similarity is not None and not _number_in(min_similarity, 0.0, 1.0):
-        raise ValueError(f"min_similarity must be a number from 0 to 1, got {min_similarity!r}")
+    if min_similarity is not None:
+        min_similarity = check_number("min_similarity", min_similarity, 0.0, 1.0)
     if sigma is None:
         sigma = 1.0 if start is not None else 0.5
-    if not _number_in(sigma, 0.0, 10.0) or sigma == 0:
-        raise ValueError(
-            f"sigma must be a number > 0 and <= 10 (standard deviations), got {sigma!r}"
-        )
-    if region is not None and not (_number_in(region, 0.0, 1.0) and region < 1):
-        raise ValueError(f"region must be a quantile from 0 to below 1 (or None), got {region!r}")
-    for name, value, low in (("n_init", n_init, 1), ("population", population, 2),
-                             ("max_decodes", max_decodes, 1)):  # fmt: skip
-        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, np.integer))
-                                  or value < low):  # fmt: skip
-            raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+    sigma = check_number("sigma", sigma, 0.0, 10.0, low_open=True)
+    if region is not None:
+        region = check_number("region", region, 0.0, 0.999)
+    n_init = None if n_init is None else check_count("n_init", n_init)
+    population = None if population is None else check_count("population", population, low=2)
+    max_decodes = None if max_decodes is None else check_count("max_decodes", max_decodes)
     obj = parse_objective(objective)
     ranges = check_ranges(constraints)
     n_init = int(n_init if n_init is not None else max(min(budget // 4, 200), 8))
