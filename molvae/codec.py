@@ -35,7 +35,7 @@ from molvae.constants import (
     PRECISION_NAMES,
     Z_SOURCES,
 )
-from molvae.device import autocast, torch_generator
+from molvae.device import autocast, default_precision, torch_generator
 from molvae.inputs import Inputs, has_stereo_tokens, read_inputs, read_one
 from molvae.model import MolVAE
 from molvae.prior import GaussianMixturePrior, fit_prior
@@ -110,9 +110,11 @@ class Codec:
         metadata: checkpoint metadata, kept for reference (``max_len``: default decoding length).
         prior: a learned prior over z (:class:`molvae.prior.GaussianMixturePrior`) or None;
             :meth:`fit_prior` fits one, ``fit`` stores one in ``best.pt``.
-        precision: of inference: ``"fp32"`` (default) or ``"bf16"`` (decoder steps with bf16
-            products and hidden state and float32 softmax; encoder and ELBO passes under bf16
-            autocast; faster on CPUs with AVX512-BF16 and on GPUs, far slower on CPUs without).
+        precision: of inference: ``"auto"`` (default: ``"bf16"`` on GPUs and on CPUs with native
+            bf16, AVX512-BF16 or AMX; ``"fp32"`` elsewhere, where bf16 is emulated and far slower;
+            ``MOLVAE_PRECISION=fp32`` in the environment makes float32 the default everywhere),
+            ``"fp32"`` or ``"bf16"`` (decoder steps with bf16 products and hidden state and
+            float32 softmax; encoder and ELBO passes under bf16 autocast).
         standardize: make input molecules like the training data before encoding them (largest
             fragment, charges neutralised where RDKit can, stereo removed when the vocabulary has
             none; ``molvae.chem.standardize``); verbs that return rows say what changed in a
@@ -126,7 +128,7 @@ class Codec:
         device: str | torch.device | None = None,
         metadata: dict | None = None,
         prior: GaussianMixturePrior | None = None,
-        precision: str = "fp32",
+        precision: str = "auto",
         standardize: bool = True,
     ):
         self.model = model.eval()
@@ -147,7 +149,7 @@ class Codec:
         max_len: int | None,
         prior: GaussianMixturePrior | None = None,
         metadata: dict | None = None,
-        precision: str = "fp32",
+        precision: str = "auto",
     ) -> Any:
         """The codec of a model trained on molecules of at most ``max_len`` tokens: it decodes up
         to the same length whether it comes from ``fit`` or from its checkpoint (:func:`load`)."""
@@ -169,13 +171,18 @@ class Codec:
 
     @property
     def precision(self) -> str:
-        """``"fp32"`` or ``"bf16"``: the precision of decoding, encoding and ELBO (settable)."""
+        """``"fp32"`` or ``"bf16"``: the precision of decoding, encoding and ELBO (settable;
+        ``"auto"`` picks bf16 where the device has native bf16, see :func:`default_precision`)."""
         return self._precision
 
     @precision.setter
     def precision(self, value: str) -> None:
+        if value == "auto":
+            value = default_precision(self.device)
         if value not in PRECISIONS:
-            raise ValueError(f"precision must be one of {list(PRECISIONS)}, got {value!r}")
+            raise ValueError(
+                f"precision must be one of ['auto', *{list(PRECISIONS)}], got {value!r}"
+            )
         self._precision = value
 
     @property

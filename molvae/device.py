@@ -71,6 +71,21 @@ def cpu_has_bf16() -> bool:
     return any(bool(getattr(cpu, name, lambda: False)()) for name in checks)
 
 
+def default_precision(device: torch.device | str) -> str:
+    """Inference precision ``"auto"`` resolves to: ``"bf16"`` on CUDA devices that support it
+    and on CPUs with native bf16 (where it decodes several times faster at the same sample
+    metrics, README), ``"fp32"`` elsewhere; ``MOLVAE_PRECISION`` (``fp32``/``bf16``) overrides it."""
+    import os
+
+    forced = os.environ.get("MOLVAE_PRECISION", "").strip().lower()
+    if forced in ("fp32", "bf16"):
+        return forced
+    device = torch.device(device)
+    if device.type == "cuda":
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
+    return "bf16" if device.type == "cpu" and cpu_has_bf16() else "fp32"
+
+
 def autocast(device: torch.device, bf16: bool) -> Any:
     """A fresh autocast context (bf16 when ``bf16``, a no-op otherwise)."""
     return torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16)

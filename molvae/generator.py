@@ -61,7 +61,7 @@ class Generator(Codec):
 def load(
     model: str | os.PathLike,
     device: str | torch.device | None = None,
-    precision: str = "fp32",
+    precision: str = "auto",
     standardize: bool = True,
 ) -> Generator:
     """Load a :class:`Generator` from a checkpoint file or a run directory (its ``best.pt``).
@@ -70,7 +70,8 @@ def load(
         model: a ``.pt`` checkpoint or a run directory written by ``fit``/``molvae train``, or the
             name of a bundled model (``mv.pretrained()``).
         device: ``"cpu"``, ``"cuda"``, ... (default: cuda if available, else cpu).
-        precision: decoding precision, ``"fp32"`` or ``"bf16"`` (see :class:`~molvae.codec.Codec`).
+        precision: ``"auto"`` (bf16 where the device has native bf16, else float32), ``"fp32"``
+            or ``"bf16"`` (see :class:`~molvae.codec.Codec`).
         standardize: make inputs like the training data before encoding (largest fragment,
             neutral charges, no stereo for a stereo-free vocabulary); False: as given.
 

@@ -18,6 +18,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 from dataclasses import dataclass, field
@@ -96,15 +97,41 @@ class GaussianMixturePrior:
         noise = L * eps if self.diagonal else (L @ eps.unsqueeze(-1)).squeeze(-1)
         return self.means.to(dev, torch.float32)[comp] + scale * noise
 
+    @functools.cached_property
+    def _diagonal_terms(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``1/s^2 (Z, K)``, ``-2 mu/s^2 (Z, K)`` and the per-component constant ``(K,)`` of the
+        diagonal log-density, in float64, computed once (a search asks for it thousands of times)."""
+        L, mu = self.scale_tril.double(), self.means.double()
+        inv = L.pow(-2)  # (K, Z)
+        const = (
+            -0.5 * (mu.pow(2) * inv).sum(1)
+            - L.log().sum(1)
+            - 0.5 * self.dim * math.log(2 * math.pi)
+            + self.weights.double().log()
+        )
+        return inv.T.contiguous(), (-2 * mu * inv).T.contiguous(), const
+
+    def marginal_std(self) -> torch.Tensor:
+        """Standard deviation of each latent coordinate under the mixture at ``spread`` 1:
+        ``(Z,)``: the scale in which a search's steps are measured."""
+        w = self.weights.double() / self.weights.double().sum()
+        mu = self.means.double()
+        mean = w @ mu
+        var_within = (
+            w @ self.scale_tril.double().pow(2)
+            if self.diagonal
+            else w @ self.scale_tril.double().pow(2).sum(-1)
+        )
+        return (var_within + w @ (mu - mean).pow(2)).sqrt()
+
     def log_prob(self, z: torch.Tensor) -> torch.Tensor:
         """``log p(z)`` for ``z (N, Z)`` at ``spread`` 1: ``(N,)``."""
-        L = self.scale_tril.double()
         if self.diagonal:  # (N, K) by matrix products: sum_d (z_d - mu_kd)^2 / s_kd^2 expanded
-            zd, mu, inv = z.double(), self.means.double(), L.pow(-2)  # (N, Z), (K, Z), (K, Z)
-            quad = zd.pow(2) @ inv.T - 2 * zd @ (mu * inv).T + (mu.pow(2) * inv).sum(1)  # (N, K)
-            const = L.log().sum(1) + 0.5 * z.shape[-1] * math.log(2 * math.pi)  # (K,)
-            comp = -0.5 * quad - const
-            return torch.logsumexp(comp + self.weights.double().log(), dim=1).to(z.dtype)
+            inv_t, lin_t, const = self._diagonal_terms
+            zd = z.double()
+            comp = -0.5 * (zd.pow(2) @ inv_t + zd @ lin_t) + const  # (N, K)
+            return torch.logsumexp(comp, dim=1).to(z.dtype)
+        L = self.scale_tril.double()
         return torch.logsumexp(
             _component_log_prob(z.double(), self.means.double(), L) + self.weights.double().log(),
             dim=1,

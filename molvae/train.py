@@ -269,7 +269,7 @@ def _fit_prior(
     if cfg.prior == "none" or (cfg.prior == "gmm" and n < 2 * cfg.prior_components):
         return None
     rows = np.random.default_rng(cfg.seed).choice(len(train), n, replace=False)
-    codec = Codec(model, tokenizer)
+    codec = Codec(model, tokenizer, precision="fp32")  # stored with the model: float32
     prior = codec.fit_prior(
         [train.smiles[i] for i in rows],
         cfg.prior_components,
@@ -293,7 +293,7 @@ def _calibrate(
             "later with gen.calibrate_anomaly(held_out_smiles)", len(val), MIN_CALIBRATION,
         )  # fmt: skip
         return None
-    codec = Codec(model, tokenizer)
+    codec = Codec(model, tokenizer, precision="fp32")  # stored with the model: float32
     n = min(len(val), MAX_STORED_SCORES)
     cal = calibrate_anomaly(
         codec, list(val.smiles[:n]), source=f"{n:,} validation molecules", beta=beta

@@ -57,7 +57,7 @@ def validate(
         c, k = token_accuracy(logits, ids[:, 1:])
         correct, counted = correct + c, counted + k
         mus.append(mu.float().cpu())
-    codec = Codec.from_training(model, tokenizer, cfg.max_len)
+    codec = Codec.from_training(model, tokenizer, cfg.max_len, precision="fp32")
     n_rec = min(cfg.recon_eval, len(val))
     exact = (
         reconstruct(codec, val.smiles[:n_rec], n_decodes=1).attrs["exact_match"] if n_rec else 0.0

@@ -1,10 +1,15 @@
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 DATA = Path(__file__).parent / "data"
+
+# The same float32 numbers on every machine: "auto" precision would pick bf16 on CPUs with native
+# bf16 (tests/test_codec.py checks that choice with the variable removed).
+os.environ.setdefault("MOLVAE_PRECISION", "fp32")
 
 
 def pytest_collection_modifyitems(config, items):

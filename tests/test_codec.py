@@ -90,3 +90,20 @@ def test_nitro_and_elements_outside_the_vocabulary_stay_refused():
     gen = mv.load("moses-smiles", device="cpu")
     _, info = gen.encode(["O=[N+]([O-])c1ccccc1", "CCP(C)C", "CCI"], details=True)
     assert info.reason.tolist() == ["unknown_token"] * 3
+
+
+def test_auto_precision_is_bf16_only_where_the_device_has_it(monkeypatch, overfit32):
+    from molvae import device
+
+    gen, _ = overfit32
+    monkeypatch.delenv("MOLVAE_PRECISION", raising=False)
+    for native, expected in ((True, "bf16"), (False, "fp32")):
+        monkeypatch.setattr(device, "cpu_has_bf16", lambda native=native: native)
+        assert device.default_precision("cpu") == expected
+        codec = Codec(gen.model, gen.tokenizer, precision="auto")
+        assert codec.precision == expected
+    monkeypatch.setenv("MOLVAE_PRECISION", "fp32")
+    monkeypatch.setattr(device, "cpu_has_bf16", lambda: True)
+    assert Codec(gen.model, gen.tokenizer).precision == "fp32"  # the override wins
+    with pytest.raises(ValueError, match="precision must be one of"):
+        Codec(gen.model, gen.tokenizer, precision="fp16")

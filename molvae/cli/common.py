@@ -52,7 +52,7 @@ def model_or_default(model: str | None) -> str:
     return name
 
 
-def load_generator(model: str | None, device: str | None, precision: str = "fp32") -> Any:
+def load_generator(model: str | None, device: str | None, precision: str = "auto") -> Any:
     """The command's model (:func:`model_or_default`) as a Generator."""
     from molvae.generator import load
 

@@ -60,7 +60,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--sigma",
         type=float,
         default=None,
-        help="initial step: prior std units (default 0.5), or with --start its posterior stds (1.0)",
+        help="initial step (default 1.0): in the prior's std per latent coordinate, or with --start "
+        "in its posterior stds",
     )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("-o", "--out", required=True, help="output CSV")

@@ -79,6 +79,12 @@ class _Search:
             self.start_smiles = start
             self.start_fp = fingerprint(start)
         self.prior = gen.prior if gen.prior is not None else None
+        if self.scale is None:  # steps in the prior's own standard deviation per coordinate
+            self.scale = (
+                self.prior.marginal_std().cpu().numpy()
+                if self.prior is not None
+                else np.ones(gen.latent_dim)
+            )
         self.floor = self._region_floor(region)
         from tqdm.auto import tqdm
 
@@ -161,9 +167,10 @@ class _Search:
             rec[name] = v
             if not lo <= v <= hi:
                 rec["violation"] += (lo - v if v < lo else v - hi) / max(abs(hi - lo), 1.0)
-        rec["passes_filters"] = bool(passes_moses_filters(mol))
-        if self.filters and not rec["passes_filters"]:
-            rec["violation"] += 1.0
+        if self.filters:  # a constraint: checked on every molecule (else only on those returned)
+            rec["passes_filters"] = bool(passes_moses_filters(mol))
+            if not rec["passes_filters"]:
+                rec["violation"] += 1.0
         rec["feasible"] = rec["violation"] == 0.0
         if rec["feasible"]:  # the objective is called only on molecules that could be returned
             self.calls += 1
@@ -216,34 +223,48 @@ class _Search:
 
 
 def _run_cmaes(s: _Search, sigma: float, population: int | None, n_init: int) -> None:
+    """CMA-ES with restarts that adapt to what the last run ran into: a run whose generations fall
+    mostly outside the model's region restarts with half the step (it was too long there); a run
+    whose generations decode only molecules already seen (converged: the whole step lies inside
+    one molecule's basin of greedy decoding) restarts with a longer step around another of the
+    best molecules, or a fresh prior draw, instead of decoding the same molecule again."""
     from cmaes import CMA
 
     s.initial_design(n_init, sigma)
     restarts, sigma_now = 0, sigma
     while not s.done:
-        top = s.best(1)
+        top = s.best(8)
         if s.start_z is not None and (restarts == 0 or not top):
             mean = s.start_z[0]
-        elif top:
-            mean = top[0]["z"].astype(np.float64)
+        elif top and (s.start_z is not None or restarts % 4 != 3):
+            mean = top[restarts % len(top)]["z"].astype(np.float64)  # around one of the best
         else:
-            mean = s.prior_draws(1)[0]
-        cov = np.diag(s.scale**2) if s.scale is not None else None
-        opt = CMA(mean=mean, sigma=sigma_now, population_size=population, cov=cov,
-                  seed=int(s.rng.integers(2**31)))  # fmt: skip
-        stale, best_before = 0, s.fitness(top[0]) if top else -math.inf
-        while not s.done and stale < 8:
+            mean = s.prior_draws(1)[0]  # every fourth restart elsewhere (no start: explore)
+        opt = CMA(mean=mean, sigma=sigma_now, population_size=population,
+                  cov=np.diag(s.scale**2), seed=int(s.rng.integers(2**31)))  # fmt: skip
+        best_before = s.fitness(top[0]) if top else -math.inf
+        stale = outside = dry = 0
+        while not s.done and stale < 8 and outside < 3 and dry < 3:
             xs = np.stack([opt.ask() for _ in range(opt.population_size)])
+            known = len(s.seen)
             recs = s.evaluate(xs, f"cmaes{restarts}")
             opt.tell([(x, -s.fitness(r)) for x, r in zip(xs, recs)])
-            top = s.best(1)
-            now = s.fitness(top[0]) if top else -math.inf
+            best = s.best(1)
+            now = s.fitness(best[0]) if best else -math.inf
             stale = 0 if now > best_before else stale + 1
             best_before = max(best_before, now)
+            refused = sum(1 for r in recs if r is not None and "refused" in r)
+            outside = outside + 1 if refused > len(recs) // 2 else 0
+            dry = dry + 1 if len(s.seen) == known else 0  # nothing new decoded
             if opt.should_stop():
                 break
         restarts += 1
-        sigma_now = sigma * (1.5 if restarts % 2 else 1.0)  # alternate local and wider restarts
+        if outside >= 3:
+            sigma_now = max(sigma_now / 2, sigma / 16)
+        elif dry >= 3:
+            sigma_now = min(sigma_now * 1.5, sigma * 4)
+        else:  # alternate local and wider restarts
+            sigma_now = sigma * (1.5 if restarts % 2 else 1.0)
 
 
 def _run_gradient(s: _Search, sigma: float, n_init: int, steps: int, lr: float, top_k: int) -> None:
@@ -281,7 +302,7 @@ def _run_gradient(s: _Search, sigma: float, n_init: int, steps: int, lr: float, 
         if s.calls == calls_before:  # the paths found nothing new: explore around the best
             best = s.best(top_k)
             z0 = np.stack([r["z"] for r in best]) if best else s.prior_draws(top_k)
-            scale = sigma * (s.scale if s.scale is not None else 1.0)
+            scale = sigma * s.scale
             s.evaluate(z0 + scale * s.rng.standard_normal(z0.shape), f"explore{rounds}")
         rounds += 1
 
@@ -291,7 +312,7 @@ def _run_random(s: _Search, sigma: float) -> None:
         n = 64
         if s.start_z is not None:
             z = s.start_z + sigma * s.scale * s.rng.standard_normal((n, s.gen.latent_dim))
-        else:
+        else:  # the baseline: draws of the prior itself
             z = s.prior_draws(n)
         s.evaluate(z, "random")
 
@@ -330,10 +351,11 @@ def optimize(
         constraints: ``{property: (low, high)}`` ranges a result must satisfy (None = open).
         filters: results must pass the MOSES filters (``passes_filters`` is reported either way).
         region: quantile of the prior's log-density below which points are refused (None: off).
-        sigma: CMA-ES initial step and exploration radius: in prior standard deviations
-            (default 0.5), or with ``start`` in that molecule's posterior standard deviations
-            per dimension (default 1.0).
-        population: CMA-ES population (default ``4 + 3 ln Z``).
+        sigma: CMA-ES initial step and exploration radius (default 1.0): in the prior's standard
+            deviation of each latent coordinate (the learned prior's, when the model has one), or
+            with ``start`` in that molecule's posterior standard deviations per coordinate.
+        population: CMA-ES population (default ``budget / 40`` within 16..48: one batch of
+            decoding per generation).
         n_init: size of the initial design (default ``min(budget // 4, 200)``).
         max_decodes: stop after this many decoded points even if the budget is not spent
             (default ``50 * budget``).
@@ -358,12 +380,18 @@ def optimize(
     if min_similarity is not None:
         min_similarity = check_number("min_similarity", min_similarity, 0.0, 1.0)
     if sigma is None:
-        sigma = 1.0 if start is not None else 0.5
+        sigma = 1.0
     sigma = check_number("sigma", sigma, 0.0, 10.0, low_open=True)
     if region is not None:
         region = check_number("region", region, 0.0, 0.999)
     n_init = None if n_init is None else check_count("n_init", n_init)
-    population = None if population is None else check_count("population", population, low=2)
+    # larger generations decode in one batch (the small network's decoding time is per call, not
+    # per molecule): 48 for budgets of 2,000 calls and more, 16 for small ones
+    population = (
+        max(16, min(48, budget // 40))
+        if population is None
+        else check_count("population", population, low=2)
+    )
     max_decodes = None if max_decodes is None else check_count("max_decodes", max_decodes)
     obj = parse_objective(objective)
     ranges = check_ranges(constraints)
@@ -392,6 +420,9 @@ def optimize(
         else:
             s.start_value = rec["objective"]
     rows = s.best(n)
+    for r in rows:
+        if "passes_filters" not in r:
+            r["passes_filters"] = bool(passes_moses_filters(to_mol(r["smiles"])))
     keep = ["smiles", "objective", *obj.properties, *ranges]
     if s.start_fp is not None:
         keep.append("similarity")
