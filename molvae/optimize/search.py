@@ -112,7 +112,13 @@ class _Search:
     # scoring ----------------------------------------------------------------------------------
     @property
     def done(self) -> bool:
-        return self.calls >= self.budget or self.decodes >= self.max_decodes
+        """The budget is spent, or ``max_decodes`` points were decoded, or five times as many
+        were proposed (refused points decode nothing: a search that proposes only those ends)."""
+        return (
+            self.calls >= self.budget
+            or self.decodes >= self.max_decodes
+            or self.decodes + self.refused >= 5 * self.max_decodes
+        )
 
     def evaluate(
         self, z: np.ndarray, origin: str, sampled: bool = False
