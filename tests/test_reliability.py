@@ -218,11 +218,15 @@ def test_d7_a_string_is_one_molecule():
 def test_d8_encode_writes_exactly_the_named_file(tmp_path, model_path, moses_sample, capsys):
     f = tmp_path / "in.smi"
     f.write_text("\n".join(moses_sample[:4]))
-    out = tmp_path / "e.txt"
+    out = tmp_path / "e.npy"
     assert main(["encode", model_path, str(f), "-o", str(out), "--device", "cpu"]) == 0
-    assert out.exists() and not (tmp_path / "e.txt.npy").exists()
+    assert out.exists() and not (tmp_path / "e.npy.npy").exists()
     assert np.load(out).shape[0] == 4
     assert str(out) in capsys.readouterr().out
+    # a suffix that names neither .npy nor a table is refused before any work (issue 26)
+    assert main(["encode", model_path, str(f), "-o", str(tmp_path / "e.txt")]) == 2
+    assert "unknown table suffix" in capsys.readouterr().err
+    assert not (tmp_path / "e.txt").exists()
 
 
 # ---- D9: --resume silently ignored a different model config or tokenizer -------------------------
