@@ -36,6 +36,7 @@ from typing import Any
 import torch
 
 from molvae.config import ModelConfig
+from molvae.constants import MAX_TRAIN_LEN
 from molvae.exceptions import CheckpointError, ConfigError, TokenizerError
 from molvae.files import atomic_write
 from molvae.tokenizers import Tokenizer, tokenizer_from_dict
@@ -255,9 +256,13 @@ def _check_plain_sections(path: Path, payload: dict[str, Any]) -> None:
     tc = payload.get("train_config") or {}
     max_len = tc.get("max_len")
     if max_len is not None and (
-        isinstance(max_len, bool) or not isinstance(max_len, int) or not 1 <= max_len <= 9_000
+        isinstance(max_len, bool)
+        or not isinstance(max_len, int)
+        or not 1 <= max_len <= MAX_TRAIN_LEN
     ):
-        raise CheckpointError(f"{path}: train_config max_len must be 1..9000, got {max_len!r}")
+        raise CheckpointError(
+            f"{path}: train_config max_len must be 1..{MAX_TRAIN_LEN}, got {max_len!r}"
+        )
     beta = tc.get("kl_weight")
     if beta is not None and (
         isinstance(beta, bool) or not isinstance(beta, (int, float)) or not 0 <= beta < math.inf

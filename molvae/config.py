@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from molvae.constants import MAX_TRAIN_LEN
 from molvae.exceptions import ConfigError
 from molvae.losses import KL_SCHEDULES
 from molvae.tokenizers import KINDS
@@ -98,7 +99,7 @@ class TrainConfig:
     data: str = ""  # file path, or a bundled dataset such as "moses:train"
     column: str = ""  # CSV column; "" = the first column named like smiles
     tokenizer: str = _field("smiles", choices=KINDS)
-    max_len: int = _field(100, ge=1, le=9_000)  # longest molecule kept, in tokens
+    max_len: int = _field(100, ge=1, le=MAX_TRAIN_LEN)  # longest molecule kept, in tokens
     limit: int = _field(0, ge=0)  # train on a seeded random sample of N molecules (0 = all)
     epochs: int = _field(10, ge=1)
     max_steps: int = _field(0, ge=0)

@@ -12,6 +12,7 @@ LENGTH_MARGIN = 2  # decoding length = the training data's max_len + <bos>/<eos>
 # Bounds on numbers from users and files: beyond them the result is meaningless or the allocation
 # is a memory bomb, so they are refused before any work.
 MAX_DECODE_LEN = 10_000  # tokens per decoded molecule
+MAX_TRAIN_LEN = 9_000  # tokens per training molecule (max_len of TrainConfig and checkpoints)
 MAX_TEMPERATURE = 1_000.0  # sampling is uniform over tokens long before this
 MAX_SPREAD = 100.0  # learned-prior widening (a spread of 1e300 made infinite latent points)
 MAX_ABS_Z = 1e4  # latent coordinates decoded (the GRU's input projection overflows far beyond)

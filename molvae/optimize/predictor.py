@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from molvae.checks import check_count
 from molvae.device import torch_generator
 from molvae.optimize.objective import NUMERIC
 
@@ -207,13 +208,7 @@ def fit_predictor(
             f"fit_predictor: only {int(ok.sum())} of {len(smiles)} molecules could be encoded and "
             "have finite labels; a predictor needs at least 10"
         )
-    if (
-        isinstance(hidden, bool)
-        or not isinstance(hidden, (int, np.integer))
-        or not 1 <= hidden <= 65_536
-    ):
-        raise ValueError(f"hidden must be an integer from 1 to 65536, got {hidden!r}")
-    pred = PropertyPredictor(gen.latent_dim, names, hidden)
+    pred = PropertyPredictor(gen.latent_dim, names, check_count("hidden", hidden, high=65_536))
     pred.fit(z[ok], y.to_numpy()[ok], epochs=epochs, seed=seed)
     for name, r in pred.report.items():
         logger.info(

@@ -104,8 +104,6 @@ class _Search:
     def _region_floor(self, region: float | None) -> float:
         if region is None:
             return -math.inf
-        if not 0.0 <= region < 1.0:
-            raise ValueError(f"region must be a quantile in [0, 1) or None, got {region!r}")
         draws = torch.as_tensor(self.prior_draws(2000))
         return float(np.quantile(self.log_prior(draws).numpy(), region))
 
