@@ -25,18 +25,17 @@ def features_chunk(args: tuple[list[str], bool]) -> list[tuple[Any, ...]]:
     Every value is the one MOSES computes (``moses.metrics.utils``): the same RDKit calls, with
     logP computed once for logP and QED."""
     from rdkit import Chem, rdBase
-    from rdkit.Chem import AllChem, Crippen, Descriptors, rdFingerprintGenerator
+    from rdkit.Chem import AllChem, Crippen, Descriptors
     from rdkit.Chem.Scaffolds import MurckoScaffold
 
-    from molvae.chem import passes_moses_filters, qed, sa_score, to_mol
+    from molvae.chem import packed_fingerprints, passes_moses_filters, qed, sa_score, to_mol
 
     smiles, with_filters = args
-    gen = rdFingerprintGenerator.GetMorganGenerator(radius=2, fpSize=FP_BITS)
     out = []
     with rdBase.BlockLogs():
-        for s in smiles:
-            mol = to_mol(s)
-            fp = np.packbits(gen.GetFingerprintAsNumPy(mol).astype(np.uint8))
+        mols = [to_mol(s) for s in smiles]
+        fps, _ = packed_fingerprints(mols, n_bits=FP_BITS)
+        for s, mol, fp in zip(smiles, mols, fps):
             frags = Chem.MolToSmiles(AllChem.FragmentOnBRICSBonds(mol)).split(".")
             try:
                 scaf_mol = MurckoScaffold.GetScaffoldForMol(mol)
