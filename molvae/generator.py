@@ -37,7 +37,8 @@ class Generator(Codec):
 
     Everything a :class:`~molvae.codec.Codec` does (``encode``, ``decode``, ``posterior``,
     ``fit_prior``, ``save``), plus the verbs below, each the function of the module that owns it
-    (its first argument is the model): ``sample``, ``iter_samples``, ``sample_to_csv``
+    (its first argument is the model): ``sample``, ``iter_samples``, ``sample_to_csv``,
+    ``nll_threshold``
     (:mod:`molvae.sampling`), ``reconstruct`` (:mod:`molvae.reconstruct`), ``elbo``
     (:mod:`molvae.likelihood`), ``anomaly``, ``calibrate_anomaly`` (:mod:`molvae.anomaly`), ``interpolate``, ``neighbors``, ``traverse`` (:mod:`molvae.latent`),
     ``optimize``, ``fit_predictor`` (:mod:`molvae.optimize`). Build one with :func:`load` (or
@@ -47,6 +48,7 @@ class Generator(Codec):
     sample = sampling.sample
     iter_samples = sampling.iter_samples
     sample_to_csv = sampling.sample_to_csv
+    nll_threshold = sampling.nll_threshold
     reconstruct = _reconstruct.reconstruct
     elbo = likelihood.elbo
     anomaly = _anomaly.anomaly

@@ -21,9 +21,10 @@ from collections import deque
 from collections.abc import Iterator
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
-from molvae.checks import check_count
+from molvae.checks import check_count, check_number
 from molvae.chem import canonical_forms
 from molvae.codec import Codec, check_decoding_args, sample_frame
 from molvae.device import torch_generator
@@ -68,6 +69,27 @@ def iter_samples(
     decode (default: on an accelerator :func:`~molvae.parallel.default_jobs`; on a CPU none,
     since decoding already uses every core). Closing the iterator early stops the workers.
     """
+    stream = _stream(codec, n, temperature, seed, batch_size, max_len, method, prior, n_jobs)
+    try:
+        for frame, _ in stream:
+            yield frame
+    finally:
+        stream.close()
+
+
+def _stream(
+    codec: Codec,
+    n: int,
+    temperature: float = 1.0,
+    seed: int | None = None,
+    batch_size: int = 1000,
+    max_len: int | None = None,
+    method: str = "multinomial",
+    prior: str = "auto",
+    n_jobs: int | None = None,
+) -> Iterator[tuple[pd.DataFrame, np.ndarray]]:
+    """:func:`iter_samples` with each frame's token counts (``<eos>`` included): ``(frame,
+    tokens (b,))``, for the NLL per token."""
     n = check_count("n", n)
     check_decoding_args(temperature, method, max_len, batch_size)
     source = codec.z_source(prior)
@@ -80,27 +102,30 @@ def iter_samples(
         n_jobs = cpus
 
     def frames(pool: Any) -> Iterator[pd.DataFrame]:
-        pending: deque = deque()  # (nll, [(smiles, canonical forms)] or futures), oldest first
+        pending: deque = deque()  # (nll, tokens, [(smiles, canonical forms)] or futures)
         done = 0
         while done < n or pending:
             if done < n:
                 b = min(batch_size, n - done)
                 z = codec.draw_z(b, source, gen)
                 rows, nll = codec.decode_ids(z, method, temperature, max_len, gen, b)
+                tokens = np.fromiter((len(r) for r in rows), dtype=np.int64, count=len(rows))
                 if pool is None:
                     smiles = codec.tokenizer.decode_batch(rows)
-                    pending.append((nll, [(smiles, canonical_forms(smiles, 1)[0])]))
+                    pending.append((nll, tokens, [(smiles, canonical_forms(smiles, 1)[0])]))
                 else:  # token ids to SMILES (SELFIES decoding) and RDKit, both in the workers
                     size = -(-len(rows) // n_jobs)
                     parts = [rows[i : i + size] for i in range(0, len(rows), size)]
-                    pending.append((nll, [pool.submit(_decode_and_check, p) for p in parts]))
+                    futures = [pool.submit(_decode_and_check, p) for p in parts]
+                    pending.append((nll, tokens, futures))
                 done += b
             if len(pending) > (2 if pool is not None else 0) or (done >= n and pending):
-                nll, parts = pending.popleft()
+                nll, tokens, parts = pending.popleft()
                 parts = [p.result() if pool is not None else p for p in parts]
-                yield sample_frame(
+                frame = sample_frame(
                     [s for ss, _ in parts for s in ss], [c for _, cs in parts for c in cs], nll
                 )
+                yield frame, tokens
 
     if n_jobs <= 0:
         yield from frames(None)
@@ -112,23 +137,33 @@ def iter_samples(
         pool.shutdown(wait=True, cancel_futures=True)
 
 
+def nll_per_token(frame: pd.DataFrame, tokens: np.ndarray) -> np.ndarray:
+    """Each sample's decoder NLL divided by its token count (``<eos>`` included): the model's own
+    measure of how unusual a sample is, not biased toward short molecules."""
+    return frame.nll.to_numpy(dtype=np.float64) / np.maximum(tokens, 1)
+
+
 def iter_kept(
     codec: Codec,
     n: int,
     valid_only: bool = False,
     unique: bool = False,
     max_draws: int | None = None,
+    max_nll_per_token: float | None = None,
     **options: Any,
 ) -> Iterator[tuple[pd.DataFrame, int, int]]:
-    """``(frame, draws so far, valid draws so far)``: the raw samples when neither ``valid_only`` nor
-    ``unique``; else only valid (and, with ``unique``, first-seen canonical) molecules, drawn
-    until ``n`` are kept or ``max_draws`` molecules have been decoded.
+    """``(frame, draws so far, valid draws so far)``: the raw samples when no filter is asked for;
+    else only valid (and, with ``unique``, first-seen canonical; with ``max_nll_per_token``, no
+    less likely than that) molecules, drawn until ``n`` are kept or ``max_draws`` molecules have
+    been decoded.
 
     Raises:
         SamplingError: ``max_draws`` spent before ``n`` molecules were kept (``.samples`` holds
             those kept, ``.draws`` the molecules decoded).
     """
-    if not (valid_only or unique):
+    if max_nll_per_token is not None:
+        max_nll_per_token = check_number("max_nll_per_token", max_nll_per_token, 0.0, 1e6, True)
+    if not (valid_only or unique or max_nll_per_token is not None):
         draws = valid = 0
         for part in iter_samples(codec, n, **options):
             draws, valid = draws + len(part), valid + int(part.valid.sum())
@@ -140,11 +175,13 @@ def iter_kept(
     seen: set[str] = set()
     kept: list[pd.DataFrame] = []
     count = draws = valid = 0
-    stream = iter_samples(codec, limit, **options)
+    stream = _stream(codec, limit, **options)
     try:
-        for part in stream:
+        for part, tokens in stream:
             draws, valid = draws + len(part), valid + int(part.valid.sum())
             keep = part.valid.to_numpy().copy()
+            if max_nll_per_token is not None:
+                keep &= nll_per_token(part, tokens) <= max_nll_per_token
             if unique:
                 for j, c in enumerate(part.canonical):
                     if keep[j]:
@@ -158,14 +195,41 @@ def iter_kept(
                 return
     finally:
         stream.close()  # stops the workers when enough were kept
-    what = "unique valid" if unique else "valid"
+    what = kept_description(unique, max_nll_per_token)
     raise SamplingError(
         f"only {count:,} {what} molecules of the {n:,} asked for in {draws:,} draws "
-        f"(max_draws={limit:,}): this model yields too few; raise max_draws, lower the "
+        f"(max_draws={limit:,}): this model yields too few; raise max_draws"
+        f"{', raise max_nll_per_token' if max_nll_per_token is not None else ''}, lower the "
         f"temperature or check the model with gen.sample(n).valid.mean()",
         samples=pd.concat(kept, ignore_index=True) if kept else None,
         draws=draws,
     )
+
+
+def kept_description(unique: bool, max_nll_per_token: float | None) -> str:
+    """What a filtered sampling keeps, in words ("unique valid", "valid, NLL/token <= 0.25")."""
+    what = "unique valid" if unique else "valid"
+    if max_nll_per_token is not None:
+        what += f" (NLL per token <= {max_nll_per_token:g})"
+    return what
+
+
+def nll_threshold(
+    codec: Codec, keep: float, n: int = 20_000, seed: int = 0, **options: Any
+) -> float:
+    """The NLL per token below which the fraction ``keep`` of this model's raw samples lie (``n``
+    draws with ``options`` as in :func:`sample`): a ``max_nll_per_token`` for :func:`sample`
+    that drops the least likely ``1 - keep`` of the samples.
+
+    A SELFIES decoder's mistakes become valid but odd molecules rather than invalid strings;
+    they are mostly the samples the model itself finds unlikely (docs/recipe.md measures how
+    the MOSES metrics move as the tail goes).
+    """
+    keep = check_number("keep", keep, 0.0, 1.0, low_open=True)
+    values = [
+        nll_per_token(f, t) for f, t in _stream(codec, check_count("n", n), seed=seed, **options)
+    ]
+    return float(np.quantile(np.concatenate(values), keep))
 
 
 def sample(
@@ -182,6 +246,7 @@ def sample(
     valid_only: bool = False,
     unique: bool = False,
     max_draws: int | None = None,
+    max_nll_per_token: float | None = None,
 ) -> pd.DataFrame:
     """``n`` molecules from the prior of ``codec`` (``gen.sample(n, ...)``).
 
@@ -203,8 +268,12 @@ def sample(
             the cards and metrics report, when False).
         unique: with ``valid_only``-style drawing, keep only the first of repeated molecules
             (implies ``valid_only``).
-        max_draws: with ``valid_only``/``unique``, give up after this many molecules decoded
-            (default ``max(10,000, 20 * n)``).
+        max_draws: with ``valid_only``/``unique``/``max_nll_per_token``, give up after this many
+            molecules decoded (default ``max(10,000, 20 * n)``).
+        max_nll_per_token: keep drawing until ``n`` valid molecules whose decoder NLL per token
+            is at most this are in hand: drops the samples the model itself finds least likely
+            (for SELFIES models, the odd molecules a decoder mistake makes; pick the value with
+            :func:`nll_threshold`).
 
     Returns:
         DataFrame with ``smiles``, ``valid``, ``canonical`` and ``nll`` (see
@@ -223,16 +292,18 @@ def sample(
                    method=method, prior=prior, n_jobs=n_jobs)  # fmt: skip
     parts, counts = [], (0, 0)
     with tqdm(total=n, desc="sampling", unit="mol", disable=not progress) as bar:
-        for part, draws, valid in iter_kept(codec, n, valid_only, unique, max_draws, **options):
+        for part, draws, valid in iter_kept(
+            codec, n, valid_only, unique, max_draws, max_nll_per_token, **options
+        ):
             parts.append(part)
             bar.update(len(part))
             counts = (draws, valid)
     df = pd.concat(parts, ignore_index=True)
     df.attrs.update(draws=counts[0], valid_draws=counts[1])
     draws = counts[0]
-    if valid_only or unique:
+    if valid_only or unique or max_nll_per_token is not None:
         logger.info("sample: kept %d of %d draws (%s)", len(df), draws,
-                    "unique valid" if unique else "valid")  # fmt: skip
+                    kept_description(unique, max_nll_per_token))  # fmt: skip
     return df
 
 
@@ -255,7 +326,8 @@ def sample_to_csv(
     from tqdm.auto import tqdm
 
     table_format(path)
-    keep = {k: options.pop(k) for k in ("valid_only", "unique", "max_draws") if k in options}
+    filters = ("valid_only", "unique", "max_draws", "max_nll_per_token")
+    keep = {k: options.pop(k) for k in filters if k in options}
     rows, counts = 0, (0, 0)
     with (
         table_writer(path) as out,

@@ -78,3 +78,66 @@ def test_cli_valid_only(tmp_path):
     assert main(["sample", "-n", "400", "--seed", "0", "--valid-only", "--max-draws", "50",
                  "--batch-size", "50", "--no-progress", "-o", str(bad)]) != 0  # fmt: skip
     assert not bad.exists()
+
+
+@pytest.fixture(scope="module")
+def selfies():
+    return mv.load("moses-selfies", device="cpu")
+
+
+def _per_token(gen, n, seed, batch_size):
+    """The raw stream's NLL per token, computed independently of molvae.sampling."""
+    import torch
+
+    from molvae.device import torch_generator
+
+    g, out = torch_generator(seed, gen.device), []
+    for start in range(0, n, batch_size):
+        b = min(batch_size, n - start)
+        rows, nll = gen.decode_ids(gen.draw_z(b, gen.z_source("auto"), g), "multinomial", 1.0,
+                                   None, g, b)  # fmt: skip
+        out += [v / len(r) for r, v in zip(rows, nll.tolist())]
+    return torch.tensor(out).numpy()
+
+
+def test_max_nll_per_token_keeps_the_likely_rows_of_the_same_stream(selfies):
+    raw = selfies.sample(400, seed=4, batch_size=200)
+    per_token = _per_token(selfies, 400, 4, 200)
+    limit = float(pd.Series(per_token).median())
+    kept = selfies.sample(100, seed=4, batch_size=200, max_nll_per_token=limit)
+    assert len(kept) == 100 and kept.valid.all()
+    expected = raw[(per_token <= limit) & raw.valid.to_numpy()].head(100).reset_index(drop=True)
+    pd.testing.assert_frame_equal(kept, expected)
+    assert kept.nll.mean() < raw.nll.mean()  # the likely half
+
+
+def test_nll_threshold_is_the_quantile_of_the_raw_samples(selfies):
+    limit = selfies.nll_threshold(0.7, n=600, seed=5, batch_size=300)
+    per_token = _per_token(selfies, 600, 5, 300)
+    assert abs((per_token <= limit).mean() - 0.7) < 0.01
+    for bad in (0, 1.5, float("nan")):
+        with pytest.raises(ValueError, match="keep"):
+            selfies.nll_threshold(bad, n=10)
+
+
+def test_max_nll_per_token_bad_values_and_too_strict(selfies):
+    for bad in (float("nan"), 0, -1.0, float("inf")):
+        with pytest.raises(ValueError, match="max_nll_per_token"):
+            selfies.sample(5, max_nll_per_token=bad)
+    with pytest.raises(SamplingError, match=r"NLL per token <= 1e-06.*raise max_nll_per_token"):
+        selfies.sample(50, seed=0, batch_size=100, max_nll_per_token=1e-6, max_draws=200)
+
+
+def test_cli_keep_likely(tmp_path, capsys):
+    from molvae.cli.main import main
+
+    out = tmp_path / "l.smi"
+    assert main(["sample", "moses-selfies", "-n", "30", "--seed", "0", "--keep-likely", "0.5",
+                 "--batch-size", "100", "--no-progress", "-o", str(out)]) == 0  # fmt: skip
+    assert len(out.read_text().split()) == 30
+    assert "keeps 50% of the raw samples" in capsys.readouterr().out
+    both = ["sample", "-n", "5", "--keep-likely", "0.5", "--max-nll-per-token", "1", "-o",
+            str(tmp_path / "x.csv")]  # fmt: skip
+    assert main(both) == 2 and not (tmp_path / "x.csv").exists()
+    assert main(["sample", "-n", "5", "--max-nll-per-token", "nan", "-o",
+                 str(tmp_path / "y.csv")]) == 2  # fmt: skip

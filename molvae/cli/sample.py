@@ -67,8 +67,24 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--max-draws",
         type=positive_int,
         default=None,
-        help="with --valid-only/--unique: stop with an error after this many molecules decoded "
+        help="with --valid-only/--unique/--max-nll-per-token: stop with an error after this many molecules decoded "
         "(default: max(10,000, 20 x N))",
+    )
+    p.add_argument(
+        "--max-nll-per-token",
+        type=float,
+        default=None,
+        help="keep drawing until N valid molecules whose decoder NLL per token is at most this "
+        "are written: drops the samples the model finds least likely (for SELFIES models, the "
+        "odd molecules of decoder mistakes; thresholds in docs/recipe.md)",
+    )
+    p.add_argument(
+        "--keep-likely",
+        type=float,
+        default=None,
+        metavar="FRACTION",
+        help="the same, with the threshold set so that this fraction (0-1] of the model's raw "
+        "samples pass it (measured on 20,000 draws first)",
     )
     p.add_argument("-o", "--out", required=True, help="output CSV")
     p.add_argument("--no-progress", action="store_true")
@@ -77,14 +93,23 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from molvae import distributed
+    from molvae.checks import check_number
     from molvae.codec import check_decoding_args
     from molvae.device import inference_device
+    from molvae.sampling import kept_description
 
     check_decoding_args(args.temperature, args.method, args.max_len, args.batch_size)
     output(args.out, kind="table")
     spread = args.prior_spread
     if spread is not None and not (math.isfinite(spread) and 0 < spread <= MAX_SPREAD):
         raise ValueError(f"--prior-spread must be a number > 0 and <= {MAX_SPREAD:g}, got {spread}")
+    if args.max_nll_per_token is not None and args.keep_likely is not None:
+        raise ValueError("give --max-nll-per-token or --keep-likely, not both")
+    limit = args.max_nll_per_token
+    if limit is not None:
+        check_number("--max-nll-per-token", limit, 0.0, 1e6, low_open=True)
+    if args.keep_likely is not None:
+        check_number("--keep-likely", args.keep_likely, 0.0, 1.0, low_open=True)
     world = distributed.World.from_env()  # under torchrun: one shard per process, then merged
     device = world.device(inference_device(args.device))
     gen = load_generator(args.model, device, args.precision)
@@ -102,10 +127,11 @@ def run(args: argparse.Namespace) -> int:
         prior=args.prior,
         n_jobs=args.jobs,
     )
-    filtered = args.valid_only or args.unique
+    filtered = args.valid_only or args.unique or limit is not None or args.keep_likely is not None
     if filtered and world.active:
-        raise ValueError("--valid-only/--unique are not available under torchrun yet: sample raw "
-                         "molecules there, or run one process")  # fmt: skip
+        raise ValueError("--valid-only/--unique/--max-nll-per-token/--keep-likely are not "
+                         "available under torchrun yet: sample raw molecules there, or run one "
+                         "process")  # fmt: skip
     if world.active:
         world.init(device)
         try:
@@ -113,10 +139,16 @@ def run(args: argparse.Namespace) -> int:
         finally:
             world.close()
     else:
+        if args.keep_likely is not None:
+            limit = gen.nll_threshold(args.keep_likely, seed=args.seed or 0, **{
+                k: options[k] for k in ("temperature", "batch_size", "max_len", "method", "prior")
+            })  # fmt: skip
+            print(f"NLL per token <= {limit:.4g} keeps {args.keep_likely:.0%} of the raw samples")
         stats = gen.sample_to_csv(args.out, args.n, seed=args.seed, valid_only=args.valid_only,
-                                  unique=args.unique, max_draws=args.max_draws, **options)  # fmt: skip
+                                  unique=args.unique, max_draws=args.max_draws,
+                                  max_nll_per_token=limit, **options)  # fmt: skip
     if world.main and filtered:
-        kept = "unique valid" if args.unique else "valid"
+        kept = kept_description(args.unique, limit)
         print(f"wrote {stats['n']:,} {kept} molecules to {args.out} from {stats['draws']:,} "
               f"draws ({stats['valid']:.1%} of the draws valid)")  # fmt: skip
     elif world.main:
