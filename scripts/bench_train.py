@@ -10,6 +10,12 @@ The steps are the same ``train_step`` that ``mv.fit`` runs (forward, ELBO, backw
 AdamW) on length-bucketed batches of the MOSES train set. Prints one JSON line per setting and a
 table; peak RSS is the process's, GPU memory is ``torch.cuda.max_memory_allocated``.
 
+On CPU it also says which processor it ran on (model name, native bf16 or not) and prints each
+setting's share of the machine's matrix-product limit: the training FLOPs per molecule (forward
+products counted from the network's sizes and the batches' mean length, x3 for the backward pass)
+times molecules/s, over the GFLOP/s of a 1024x1024 product at the same precision and thread count.
+A low share means the step's time goes to per-operation overhead, not arithmetic.
+
 With ``--peer``, MOSES 0.3.1's VAE (its default config and batch of 512, the size of the ``moses``
 preset; ``--peer-script``) trains ``--peer-batches`` batches of MOSES train in
 the same invocation, rounds interleaved with ours, and the ratio of molecules/s is printed.
@@ -19,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import platform
 import resource
 import statistics
 import time
@@ -26,6 +33,46 @@ import time
 import _peer
 import numpy as np
 import torch
+
+
+def cpu_name() -> str:
+    """The processor's model name and whether it runs bf16 products natively."""
+    from molvae.device import cpu_has_bf16
+
+    name = platform.processor() or "unknown CPU"
+    try:
+        with open("/proc/cpuinfo") as fh:
+            name = next(ln.split(":", 1)[1].strip() for ln in fh if ln.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return f"{name}, {'native bf16' if cpu_has_bf16() else 'no native bf16'}"
+
+
+def matmul_gflops(amp: str, size: int = 1024, seconds: float = 1.0) -> float:
+    """GFLOP/s of a ``size``-square product on the CPU at ``amp``'s precision (current threads)."""
+    dtype = torch.bfloat16 if amp == "bf16" else torch.float32
+    a, b = torch.randn(size, size, dtype=dtype), torch.randn(size, size, dtype=dtype)
+    a @ b
+    n, t0 = 0, time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        a @ b
+        n += 1
+    return 2 * size**3 * n / (time.perf_counter() - t0) / 1e9
+
+
+def train_flops_per_molecule(cfg, mean_tokens: float) -> float:
+    """Multiply-add FLOPs of one training molecule: the forward pass's products (GRU input and
+    hidden projections, latent heads, output layer) at ``mean_tokens`` per molecule, x3 for the
+    backward pass (input and weight gradients)."""
+    e, he, hd, z, v = (cfg.embedding_dim, cfg.encoder_hidden_dim, cfg.decoder_hidden_dim,
+                       cfg.latent_dim, cfg.vocab_size)  # fmt: skip
+    dirs = 2 if cfg.encoder_bidirectional else 1
+    enc = dirs * (e * 3 * he + he * 3 * he) + (cfg.encoder_layers - 1) * dirs * (
+        dirs * he * 3 * he + he * 3 * he
+    )
+    dec = (e + z) * 3 * hd + hd * 3 * hd + (cfg.decoder_layers - 1) * 2 * hd * 3 * hd + hd * v
+    per_molecule = mean_tokens * (enc + dec) + 2 * dirs * he * z + z * hd * cfg.decoder_layers
+    return 3 * 2 * per_molecule
 
 
 def time_ours(args, amp, data, batches, model_cfg, train_cfg, bs, device) -> dict:
@@ -66,6 +113,7 @@ def time_ours(args, amp, data, batches, model_cfg, train_cfg, bs, device) -> dic
         "threads": torch.get_num_threads(),
         "molecules_per_s": round(mols / dt, 1),
         "tokens_per_s": round(toks / dt),
+        "gflop_per_molecule": round(train_flops_per_molecule(cfg, toks / mols) / 1e9, 4),
         "s_per_step": round(dt / args.steps, 4),
         "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
     }
@@ -123,6 +171,12 @@ def main() -> None:
         if args.amp
         else (["none", "bf16"] if device.type == "cuda" else ["none"])
     )
+    limits = {}
+    if device.type == "cpu":
+        print(f"# CPU: {cpu_name()}, {torch.get_num_threads()} torch thread(s)", flush=True)
+        limits = {amp: matmul_gflops(amp) for amp in amps}
+        print("# matrix-product limit (1024x1024): " + ", ".join(
+            f"{amp} {g:,.0f} GFLOP/s" for amp, g in limits.items()), flush=True)  # fmt: skip
     rows = []
     for rnd in range(args.rounds):
         if args.peer:
@@ -139,22 +193,26 @@ def main() -> None:
                          "peak_rss_mib": round(res["memory"]["peak_rss_train_mb"])})  # fmt: skip
             print(json.dumps(rows[-1]), flush=True)
         for amp in amps:
-            rows.append(
-                dict(
-                    time_ours(args, amp, data, batches, model_cfg, train_cfg, bs, device), round=rnd
-                )
-            )
+            row = time_ours(args, amp, data, batches, model_cfg, train_cfg, bs, device)
+            if amp in limits:
+                achieved = row["molecules_per_s"] * row["gflop_per_molecule"]
+                row["share_of_matmul_limit"] = round(achieved / limits[amp], 3)
+            rows.append(dict(row, round=rnd))
             print(json.dumps(rows[-1]), flush=True)
     print(
         f"\n{'preset':<10}{'amp':<6}{'batch':>6}{'mol/s (median)':>16}{'RSS MiB':>9}{'vs MOSES':>10}"
+        f"{'of limit':>10}"
     )
     peer = [r["molecules_per_s"] for r in rows if r["preset"] == "MOSES VAE"]
     for key in dict.fromkeys((r["preset"], r["amp"], r["batch_size"]) for r in rows):
         same = [r for r in rows if (r["preset"], r["amp"], r["batch_size"]) == key]
         med = statistics.median(r["molecules_per_s"] for r in same)
         ratio = f"{med / statistics.median(peer):.2f}x" if peer else "-"
+        share = same[-1].get("share_of_matmul_limit")
+        share = f"{share:.0%}" if share is not None else "-"
         print(
             f"{key[0]:<10}{key[1]:<6}{key[2]:>6}{med:>16,.1f}{same[-1]['peak_rss_mib']:>9}{ratio:>10}"
+            f"{share:>10}"
         )
 
 
