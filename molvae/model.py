@@ -54,7 +54,8 @@ class Encoder(nn.Module):
         reads every row reversed within its own length (padding stays at the end), so no row
         ever reads padding before its tokens. A packed sequence gives the same states, but on
         CPU its backward pass zero-fills the whole packed input once per timestep (quadratic in
-        the length): the padded form trains the ``small`` network ~1.4x faster on one thread.
+        the length): the padded form trains the ``small`` network ~1.35x faster on one thread
+        (docs/recipe.md, "Training speed on CPU").
         """
         gru, (B, T, _) = self.gru, emb.shape
         lengths = lengths.to(emb.device)
