@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import resource
 import statistics
 import time
@@ -35,17 +34,12 @@ import numpy as np
 import torch
 
 
-def cpu_name() -> str:
+def cpu_kind() -> str:
     """The processor's model name and whether it runs bf16 products natively."""
     from molvae.device import cpu_has_bf16
+    from molvae.lineage import cpu_name
 
-    name = platform.processor() or "unknown CPU"
-    try:
-        with open("/proc/cpuinfo") as fh:
-            name = next(ln.split(":", 1)[1].strip() for ln in fh if ln.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    return f"{name}, {'native bf16' if cpu_has_bf16() else 'no native bf16'}"
+    return f"{cpu_name()}, {'native bf16' if cpu_has_bf16() else 'no native bf16'}"
 
 
 def matmul_gflops(amp: str, size: int = 1024, seconds: float = 1.0) -> float:
@@ -173,7 +167,7 @@ def main() -> None:
     )
     limits = {}
     if device.type == "cpu":
-        print(f"# CPU: {cpu_name()}, {torch.get_num_threads()} torch thread(s)", flush=True)
+        print(f"# CPU: {cpu_kind()}, {torch.get_num_threads()} torch thread(s)", flush=True)
         limits = {amp: matmul_gflops(amp) for amp in amps}
         print("# matrix-product limit (1024x1024): " + ", ".join(
             f"{amp} {g:,.0f} GFLOP/s" for amp, g in limits.items()), flush=True)  # fmt: skip
