@@ -11,6 +11,12 @@ full length). With ``--peer``, MOSES 0.3.1's VAE (its default config, the size o
 preset; untrained: ``moses_vae_bench.py --batches 0``) samples the same number of molecules with
 the same batch and length in the same invocation, rounds interleaved, and the ratio is printed
 (MOSES's time has no RDKit check; ours includes it).
+
+On CPU it also names the processor and prints each setting's mean tokens decoded per molecule and
+its share of the machine's matrix-product limit: the decoder's product FLOPs per token (recurrent
+and input projections, output layer) times tokens/s, over the GFLOP/s of a 1024x1024 product at
+the same precision and thread count (``bench_train.py``'s measure). MOSES's VAE decodes every
+molecule to ``--max-len`` tokens; molvae stops each row at its ``<eos>``.
 """
 
 from __future__ import annotations
@@ -23,6 +29,15 @@ import time
 
 import _peer
 import torch
+from bench_train import cpu_kind, matmul_gflops
+
+
+def decode_flops_per_token(cfg) -> float:
+    """Product FLOPs of one decoding step per molecule: each layer's recurrent product, the input
+    products of layers 2.. (layer 1's is a table lookup plus a per-molecule latent part), the
+    output layer."""
+    h, layers = cfg.decoder_hidden_dim, cfg.decoder_layers
+    return 2.0 * (h * 3 * h * (2 * layers - 1) + h * cfg.vocab_size)
 
 
 def main() -> None:
@@ -70,6 +85,15 @@ def main() -> None:
             metadata={"max_len": 102},
         )
         label = f"untrained {args.preset}"
+    max_len = int(args.max_len or gen.max_len)
+    flops = decode_flops_per_token(gen.model.cfg)
+    limits = {}
+    if gen.device.type == "cpu":
+        print(f"# {cpu_kind()}; {torch.get_num_threads()} torch threads", flush=True)
+        limits = {p: matmul_gflops("bf16" if p == "bf16" else "none")
+                  for p in args.precision.split(",")}  # fmt: skip
+        print("# matrix-product limit (1024x1024): " + ", ".join(
+            f"{p} {g:,.0f} GFLOP/s" for p, g in limits.items()), flush=True)  # fmt: skip
     rows = []
     for rnd in range(args.rounds):
         for n in (int(x) for x in args.sizes.split(",")):
@@ -84,7 +108,16 @@ def main() -> None:
                 rows.append({"model": "MOSES VAE (untrained)", "precision": "fp32", "n": n,
                              "round": rnd, "molecules_per_s": s["mol_per_s"],
                              "valid": s["rdkit_valid_fraction"], "seconds": s["seconds"],
-                             "peak_rss_mib": res["memory"]["peak_rss_sample_mb"]})  # fmt: skip
+                             "peak_rss_mib": res["memory"]["peak_rss_sample_mb"],
+                             "tokens_per_molecule": max_len - 1})  # fmt: skip
+                if "fp32" in limits:  # every row to max_len, and layer 1's input product too
+                    cfg = gen.model.cfg
+                    peer_flops = flops + 2.0 * (cfg.embedding_dim + cfg.latent_dim) * 3 * (
+                        cfg.decoder_hidden_dim
+                    )
+                    rows[-1]["share_of_matmul_limit"] = round(
+                        peer_flops * (max_len - 1) * s["mol_per_s"] / 1e9 / limits["fp32"], 3
+                    )
                 print(json.dumps(rows[-1]), flush=True)
             settings = [(p, j) for p in args.precision.split(",") for j in args.jobs.split(",")]
             for precision, jobs in settings:
@@ -92,7 +125,7 @@ def main() -> None:
                 if gen.device.type == "cuda":
                     torch.cuda.synchronize()
                 t0 = time.perf_counter()
-                valid = 0
+                valid = tokens = 0
                 parts = gen.iter_samples(
                     n,
                     seed=0,
@@ -100,9 +133,16 @@ def main() -> None:
                     max_len=args.max_len,
                     n_jobs=None if jobs == "auto" else int(jobs),
                 )
+                counting = 0.0  # seconds spent counting tokens, taken off the clock
                 for part in parts:
                     valid += int(part.valid.sum())
-                dt = time.perf_counter() - t0
+                    # tokens decoded: the SMILES's tokens and <eos>, or max_len for a row that
+                    # never ended
+                    c0 = time.perf_counter()
+                    tokens += sum(min(len(gen.tokenizer.tokenize(x)) + 1, max_len)
+                                  for x in part.smiles)  # fmt: skip
+                    counting += time.perf_counter() - c0
+                dt = time.perf_counter() - t0 - counting
                 rows.append(
                     {
                         "model": label,
@@ -116,6 +156,16 @@ def main() -> None:
                         "seconds": round(dt, 2),
                         "molecules_per_s": round(n / dt, 1),
                         "valid": round(valid / n, 4),
+                        "tokens_per_molecule": round(tokens / n, 1),
+                        **(
+                            {
+                                "share_of_matmul_limit": round(
+                                    flops * tokens / dt / 1e9 / limits[precision], 3
+                                )
+                            }
+                            if precision in limits
+                            else {}
+                        ),  # fmt: skip
                         "peak_rss_mib": round(
                             resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
                         ),
@@ -128,7 +178,8 @@ def main() -> None:
                 )
                 print(json.dumps(rows[-1]), flush=True)
     print(
-        f"\n{'model':<24}{'precision':<10}{'n':>8}{'mol/s (median)':>16}{'valid':>8}{'vs MOSES':>10}"
+        f"\n{'model':<24}{'precision':<10}{'n':>8}{'mol/s (median)':>16}{'valid':>8}"
+        f"{'tokens':>8}{'of limit':>10}{'vs MOSES':>10}"
     )
     keys = sorted({(r["model"], r["precision"], r["n"]) for r in rows}, key=lambda k: (k[2], k[0]))
     for model, precision, n in keys:
@@ -142,12 +193,12 @@ def main() -> None:
         ]
         med = statistics.median(speeds)
         ratio = f"{med / statistics.median(peer):.2f}x" if peer else "-"
-        valid = next(
-            r["valid"]
-            for r in rows
-            if (r["model"], r["precision"], r["n"]) == (model, precision, n)
+        same = [r for r in rows if (r["model"], r["precision"], r["n"]) == (model, precision, n)]
+        share = statistics.median([r.get("share_of_matmul_limit", float("nan")) for r in same])
+        print(
+            f"{model:<24}{precision:<10}{n:>8}{med:>16,.1f}{same[0]['valid']:>8.3f}"
+            f"{same[0]['tokens_per_molecule']:>8.1f}{share:>10.0%}{ratio:>10}"
         )
-        print(f"{model:<24}{precision:<10}{n:>8}{med:>16,.1f}{valid:>8.3f}{ratio:>10}")
 
 
 if __name__ == "__main__":
