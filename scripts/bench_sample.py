@@ -183,17 +183,12 @@ def main() -> None:
     )
     keys = sorted({(r["model"], r["precision"], r["n"]) for r in rows}, key=lambda k: (k[2], k[0]))
     for model, precision, n in keys:
-        speeds = [
-            r["molecules_per_s"]
-            for r in rows
-            if (r["model"], r["precision"], r["n"]) == (model, precision, n)
-        ]
+        same = [r for r in rows if (r["model"], r["precision"], r["n"]) == (model, precision, n)]
         peer = [
             r["molecules_per_s"] for r in rows if r["model"].startswith("MOSES") and r["n"] == n
         ]
-        med = statistics.median(speeds)
+        med = statistics.median([r["molecules_per_s"] for r in same])
         ratio = f"{med / statistics.median(peer):.2f}x" if peer else "-"
-        same = [r for r in rows if (r["model"], r["precision"], r["n"]) == (model, precision, n)]
         share = statistics.median([r.get("share_of_matmul_limit", float("nan")) for r in same])
         print(
             f"{model:<24}{precision:<10}{n:>8}{med:>16,.1f}{same[0]['valid']:>8.3f}"
