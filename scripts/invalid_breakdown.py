@@ -18,14 +18,12 @@ Prints one Markdown row: the share of all samples in each cause.
 from __future__ import annotations
 
 import argparse
-import re
 from collections import Counter
 
 from rdkit import Chem, RDLogger
 
 import molvae as mv
 
-TOKEN = re.compile(r"\[[^\]]*\]|Br|Cl|%\d\d|.")
 CAUSES = ["unclosed ring", "unbalanced branch", "other syntax", "aromatic ring not of 5 or 6",
           "pyrrole-type n without H", "[nH] too many", "other kekulization", "valence",
           "other"]  # fmt: skip
@@ -40,9 +38,8 @@ def swap_fixes(tokens: list[str], old: str, new: str) -> bool:
     )
 
 
-def cause(smiles: str) -> str:
-    """The cause of an invalid SMILES string (see the module docstring)."""
-    tokens = TOKEN.findall(smiles)
+def cause(smiles: str, tokens: list[str]) -> str:
+    """The cause of an invalid SMILES string split into ``tokens`` (see the module docstring)."""
     mol = Chem.MolFromSmiles(smiles, sanitize=False)
     if mol is None:
         labels = Counter(t for t in tokens if t.isdigit() or t.startswith("%"))
@@ -82,7 +79,7 @@ def main() -> None:
     RDLogger.DisableLog("rdApp.*")
     gen = mv.load(args.model)
     df = gen.sample(args.n, seed=args.seed)
-    counts = Counter(cause(s) for s in df.smiles[~df.valid])
+    counts = Counter(cause(s, gen.tokenizer.tokenize(s)) for s in df.smiles[~df.valid])
     print("| model | samples | valid | " + " | ".join(CAUSES) + " |")
     print("|---" * (len(CAUSES) + 3) + "|")
     shares = " | ".join(f"{counts[c] / args.n:.3f}" for c in CAUSES)
