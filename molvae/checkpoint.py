@@ -36,7 +36,7 @@ from typing import Any
 import torch
 
 from molvae.config import ModelConfig
-from molvae.constants import MAX_TRAIN_LEN
+from molvae.constants import DECODE_METHODS, MAX_TRAIN_LEN
 from molvae.exceptions import CheckpointError, ConfigError, TokenizerError
 from molvae.files import atomic_write
 from molvae.tokenizers import Tokenizer, tokenizer_from_dict
@@ -236,7 +236,7 @@ def set_metadata(path: str | os.PathLike, updates: dict[str, Any]) -> Path:
 # Types of the metadata and training-config entries that molvae reads back (others pass as they are).
 _METADATA_TYPES: dict[str, Any] = {
     "data": str, "n_train": int, "n_val": int, "epoch": int, "step": int, "world_size": int,
-    "prepare_report": dict, "lineage": dict, "card": dict, "anomaly": dict,
+    "prepare_report": dict, "lineage": dict, "card": dict, "anomaly": dict, "sampling": dict,
 }  # fmt: skip
 
 
@@ -268,6 +268,12 @@ def _check_plain_sections(path: Path, payload: dict[str, Any]) -> None:
         isinstance(beta, bool) or not isinstance(beta, (int, float)) or not 0 <= beta < math.inf
     ):
         raise CheckpointError(f"{path}: train_config kl_weight must be a number >= 0, got {beta!r}")
+    method = ((payload.get("metadata") or {}).get("sampling") or {}).get("method")
+    if method is not None and method not in DECODE_METHODS:
+        raise CheckpointError(
+            f"{path}: metadata['sampling']['method'] must be one of {list(DECODE_METHODS)}, "
+            f"got {method!r}"
+        )
 
 
 def load(path: str | os.PathLike) -> Checkpoint:

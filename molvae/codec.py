@@ -59,8 +59,8 @@ def check_decoding_args(
 ) -> None:
     """Raise ``ValueError`` for a temperature that is not a usable positive number (0.001 to
     1,000), an unknown method, a max_len outside 1..10,000 or a batch_size below 1."""
-    if method not in DECODE_METHODS:
-        raise ValueError(f"method must be one of {list(DECODE_METHODS)}, got {method!r}")
+    if method != "auto" and method not in DECODE_METHODS:
+        raise ValueError(f"method must be one of {['auto', *DECODE_METHODS]}, got {method!r}")
     t = float(temperature)
     if not (np.isfinite(t) and 1e-3 <= t <= MAX_TEMPERATURE):
         # below 1e-3 the softmax of logits / t overflows float32; use method="greedy" for t -> 0;
@@ -195,6 +195,25 @@ class Codec:
         return self.model.cfg.latent_dim
 
     @property
+    def default_method(self) -> str:
+        """How this model decodes when a caller asks for ``method="auto"`` (what ``sample`` does
+        by default): the method stored with the model (``metadata["sampling"]["method"]``; the
+        bundled SELFIES model decodes greedily) or ``"multinomial"``. Settable; ``save`` keeps it."""
+        stored = (self.metadata.get("sampling") or {}).get("method")
+        return stored if stored in DECODE_METHODS else "multinomial"
+
+    @default_method.setter
+    def default_method(self, value: str) -> None:
+        if value not in DECODE_METHODS:
+            raise ValueError(f"method must be one of {list(DECODE_METHODS)}, got {value!r}")
+        self.metadata = {**self.metadata, "sampling": {**(self.metadata.get("sampling") or {}),
+                                                       "method": value}}  # fmt: skip
+
+    def resolve_method(self, method: str) -> str:
+        """``method``, or :attr:`default_method` for ``"auto"``."""
+        return self.default_method if method == "auto" else method
+
+    @property
     def max_len(self) -> int:
         """Default decoding length: the training data's longest molecule + margin."""
         return int(self.metadata.get("max_len", 0)) or DEFAULT_MAX_LEN
@@ -222,6 +241,7 @@ class Codec:
             negative log-likelihood of the decoded tokens given z, in nats).
         """
         check_decoding_args(temperature, method, max_len, batch_size)
+        method = self.resolve_method(method)
         zt = torch.as_tensor(np.asarray(z, dtype=np.float32), device=self.device)
         if zt.ndim == 1:
             zt = zt[None]

@@ -59,7 +59,7 @@ def iter_samples(
     seed: int | None = None,
     batch_size: int = 1000,
     max_len: int | None = None,
-    method: str = "multinomial",
+    method: str = "auto",
     prior: str = "auto",
     n_jobs: int | None = None,
 ) -> Iterator[pd.DataFrame]:
@@ -84,13 +84,14 @@ def _stream(
     seed: int | None = None,
     batch_size: int = 1000,
     max_len: int | None = None,
-    method: str = "multinomial",
+    method: str = "auto",
     prior: str = "auto",
     n_jobs: int | None = None,
 ) -> Iterator[tuple[pd.DataFrame, np.ndarray]]:
     """:func:`iter_samples` with each frame's token counts (``<eos>`` included): ``(frame,
     tokens (b,))``, for the NLL per token."""
     n = check_count("n", n)
+    method = codec.resolve_method(method)
     check_decoding_args(temperature, method, max_len, batch_size)
     source = codec.z_source(prior)
     gen = torch_generator(seed, codec.device)
@@ -239,7 +240,7 @@ def sample(
     seed: int | None = None,
     batch_size: int = 1000,
     max_len: int | None = None,
-    method: str = "multinomial",
+    method: str = "auto",
     progress: bool = False,
     prior: str = "auto",
     n_jobs: int | None = None,
@@ -256,7 +257,9 @@ def sample(
         seed: same seed, same molecules (for the same ``batch_size`` and device).
         batch_size: molecules decoded at once.
         max_len: most tokens per molecule (default: the training data's longest + margin).
-        method: ``"multinomial"`` or ``"greedy"`` (most likely token at each step).
+        method: ``"multinomial"``, ``"greedy"`` (most likely token at each step) or ``"auto"``
+            (default): the model's own (``gen.default_method``: greedy for the bundled SELFIES
+            model, whose sampled mistakes become odd but valid molecules; else multinomial).
         progress: show a progress bar.
         prior: where z comes from: ``"standard"`` N(0, I), ``"learned"`` the model's learned
             prior (a Gaussian mixture fitted to the codes of training molecules; samples

@@ -34,6 +34,9 @@ def main() -> None:
     ap.add_argument("--components", default="4000,20000")
     ap.add_argument("--spreads", default="1.0,1.25,1.5")
     ap.add_argument("--temperatures", default="1.0")
+    ap.add_argument("--decoding", default="multinomial",
+                    help="comma list of decoding methods: multinomial, greedy (temperature "
+                    "does not apply to greedy)")  # fmt: skip
     ap.add_argument("--method", default="posterior", choices=["posterior", "gmm"],
                     help="the learned prior's kind (Generator.fit_prior)")  # fmt: skip
     ap.add_argument("--fit-size", type=int, default=20000, help="training molecules encoded")
@@ -63,18 +66,24 @@ def main() -> None:
         ckpt.set_prior(args.output, prior.to_dict())
         print(f"wrote {args.output} with a prior of {k} components, spread {spread}")
         return
-    print("| prior | components | spread | T | " + " | ".join(COLUMNS) + " | seconds |")
-    print("|" + "---|" * (len(COLUMNS) + 5))
+    temperatures = [float(x) for x in args.temperatures.split(",")]
+    settings = [(d, t) for d in args.decoding.split(",") for t in temperatures]
+    settings = [(d, t) for d, t in settings if d != "greedy" or t == temperatures[0]]
+    print("| prior | components | spread | decoding | T | " + " | ".join(COLUMNS) + " | seconds |")
+    print("|" + "---|" * (len(COLUMNS) + 6))
     for k in (int(x) for x in args.components.split(",")):
         gen.fit_prior(fit_on, k, method=args.method, spread=1.0, seed=args.seed)
         for spread in (float(x) for x in args.spreads.split(",")):
             gen.prior.spread = spread
-            for temperature in (float(x) for x in args.temperatures.split(",")):
+            for decoding, temperature in settings:
                 t0 = time.time()
-                samples = gen.sample(args.n, seed=args.seed, temperature=temperature)
+                samples = gen.sample(
+                    args.n, seed=args.seed, temperature=temperature, method=decoding
+                )
                 m = mv.evaluate(list(samples.smiles), n_jobs=args.jobs)
                 cells = " | ".join("-" if m.get(c) is None else f"{m[c]:.3f}" for c in COLUMNS)
-                print(f"| {args.method} | {k} | {spread} | {temperature} | {cells} | "
+                t = "-" if decoding == "greedy" else temperature
+                print(f"| {args.method} | {k} | {spread} | {decoding} | {t} | {cells} | "
                       f"{time.time() - t0:.0f} |",
                       flush=True)  # fmt: skip
 

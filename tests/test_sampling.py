@@ -141,3 +141,39 @@ def test_cli_keep_likely(tmp_path, capsys):
     assert main(both) == 2 and not (tmp_path / "x.csv").exists()
     assert main(["sample", "-n", "5", "--max-nll-per-token", "nan", "-o",
                  str(tmp_path / "y.csv")]) == 2  # fmt: skip
+
+
+def test_auto_method_is_the_models_own_and_survives_save(weak, tmp_path):
+    assert weak.default_method == "multinomial"
+    plain = weak.sample(40, seed=4, batch_size=20)
+    pd.testing.assert_frame_equal(
+        plain, weak.sample(40, seed=4, batch_size=20, method="multinomial")
+    )
+    weak.default_method = "greedy"
+    try:
+        greedy = weak.sample(40, seed=4, batch_size=20)
+        pd.testing.assert_frame_equal(
+            greedy, weak.sample(40, seed=4, batch_size=20, method="greedy")
+        )
+        assert not greedy.equals(plain)
+        weak.save(tmp_path / "g.pt")
+    finally:
+        weak.default_method = "multinomial"
+    again = mv.load(tmp_path / "g.pt", device="cpu")
+    assert again.default_method == "greedy"
+    pd.testing.assert_frame_equal(again.sample(40, seed=4, batch_size=20), greedy)
+    with pytest.raises(ValueError, match="method must be one of"):
+        weak.default_method = "beam"
+
+
+def test_a_stored_method_that_is_not_one_is_refused_on_load(weak, tmp_path):
+    from molvae import checkpoint as ckpt
+    from molvae.exceptions import CheckpointError
+
+    path = weak.save(tmp_path / "m.pt")
+    for bad in ({"method": "beam"}, "greedy"):
+        payload = ckpt.read_plain(path)
+        payload["metadata"]["sampling"] = bad
+        ckpt.write_plain(payload, path)
+        with pytest.raises(CheckpointError, match="sampling"):
+            mv.load(path, device="cpu")

@@ -25,7 +25,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--batch-size", type=positive_int, default=1000)
     p.add_argument("--max-len", type=positive_int, default=None, help="most tokens per molecule")
-    p.add_argument("--method", choices=list(DECODE_METHODS), default="multinomial")
+    p.add_argument(
+        "--method",
+        choices=["auto", *DECODE_METHODS],
+        default="auto",
+        help="how each token is chosen (default auto: the model's own, greedy for the bundled "
+        "SELFIES model, else multinomial)",
+    )
     p.add_argument(
         "--prior",
         choices=list(Z_SOURCES),
@@ -37,7 +43,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         type=float,
         default=None,
         help="widen (> 1) or narrow (< 1) the learned prior's components instead of the spread "
-        "stored with the model (SELFIES models: 0.75 with --method greedy, docs/recipe.md)",
+        "stored with the model (docs/recipe.md)",
     )
     p.add_argument(
         "--precision",
