@@ -197,8 +197,8 @@ class Codec:
     @property
     def default_method(self) -> str:
         """How this model decodes when a caller asks for ``method="auto"`` (what ``sample`` does
-        by default): the method stored with the model (``metadata["sampling"]["method"]``; the
-        bundled SELFIES model decodes greedily) or ``"multinomial"``. Settable; ``save`` keeps it."""
+        by default): the method stored with the model (``metadata["sampling"]["method"]``, e.g.
+        greedy for a SELFIES model) or ``"multinomial"``. Settable; ``save`` keeps it."""
         stored = (self.metadata.get("sampling") or {}).get("method")
         return stored if stored in DECODE_METHODS else "multinomial"
 

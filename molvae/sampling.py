@@ -258,8 +258,8 @@ def sample(
         batch_size: molecules decoded at once.
         max_len: most tokens per molecule (default: the training data's longest + margin).
         method: ``"multinomial"``, ``"greedy"`` (most likely token at each step) or ``"auto"``
-            (default): the model's own (``gen.default_method``: greedy for the bundled SELFIES
-            model, whose sampled mistakes become odd but valid molecules; else multinomial).
+            (default): the model's own (``gen.default_method``: the method stored with the model, else
+            multinomial; greedy suits SELFIES models, whose sampled mistakes become odd molecules).
         progress: show a progress bar.
         prior: where z comes from: ``"standard"`` N(0, I), ``"learned"`` the model's learned
             prior (a Gaussian mixture fitted to the codes of training molecules; samples

@@ -29,8 +29,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--method",
         choices=["auto", *DECODE_METHODS],
         default="auto",
-        help="how each token is chosen (default auto: the model's own, greedy for the bundled "
-        "SELFIES model, else multinomial)",
+        help="how each token is chosen (default auto: the method stored with the model, else "
+        "multinomial)",
     )
     p.add_argument(
         "--prior",
