@@ -192,7 +192,13 @@ def render_models_md(data: dict) -> str:
             ),  # fmt: skip
             *lineage_lines(c.get("lineage")),
             f"- **Measured** with molvae {c['measured_with']} on {c['n_samples']:,} samples "
-            f"(seed {c['seed']}), reconstruction of {c['n_recon']:,} test molecules",
+            f"(seed {c['seed']}"
+            + (
+                f", {c['sampling']['precision']} decoding"
+                if (c.get("sampling") or {}).get("precision")
+                else ""
+            )
+            + f"), reconstruction of {c['n_recon']:,} test molecules",
             "",
             "| sampling | " + " | ".join(k for k in KEYS) + " |",
             "|---|" + "---|" * len(KEYS),
@@ -237,6 +243,13 @@ def main() -> int:
         choices=["float32", "float16"],
         default="float32",
         help="precision of the stored weights and prior (float16: half the bytes, loaded as float32)",
+    )
+    p.add_argument(
+        "--precision",
+        default="auto",
+        choices=["auto", "fp32", "bf16"],
+        help="precision of the card's sampling, reconstruction and calibration (default auto: "
+        "bf16 where the CPU has native bf16, as users get; recorded on the card)",
     )
     p.add_argument("--n-calibrate", type=int, default=2_000, help="anomaly calibration molecules")
     p.add_argument(
@@ -310,7 +323,7 @@ def main() -> int:
     ckpt.save(out, model, src.tokenizer, train_config=tc, metadata={**src.metadata, "card": card},
               prior=src.prior, storage_dtype=storage)  # fmt: skip
 
-    gen = mv.load(out, device="cpu")
+    gen = mv.load(out, device="cpu", precision=args.precision)
     test = mv.read_smiles(mv.datasets.resolve("moses:test"))
     test = test.sample(n=args.n_recon, random_state=args.seed)
     t0 = time.monotonic()
@@ -336,7 +349,12 @@ def main() -> int:
         n_samples=args.samples,
         n_recon=args.n_recon,
         seed=args.seed,
-        sampling={"prior": "auto (the learned prior)", "temperature": 1.0, "method": method},
+        sampling={
+            "prior": "auto (the learned prior)",
+            "temperature": 1.0,
+            "method": method,
+            "precision": gen.precision,
+        },
         measured_with=mv.__version__,
     )  # fmt: skip
     card = json.loads(json.dumps(card, default=lambda x: None if x != x else str(x)))
