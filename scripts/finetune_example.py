@@ -47,6 +47,9 @@ def main() -> None:
     ap.add_argument("--n-train", type=int, default=1000)
     ap.add_argument("--n-ref", type=int, default=800)
     ap.add_argument("--epochs", type=int, default=10)
+    ap.add_argument("--lr", type=float, default=None, help="default: the parent model's")
+    ap.add_argument("--prior-spread", type=float, default=None,
+                    help="the learned prior's spread (default: the parent model's)")  # fmt: skip
     ap.add_argument("--n", type=int, default=2000, help="samples scored before and after")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default="runs/finetune-example")
@@ -55,12 +58,14 @@ def main() -> None:
     pattern = Chem.MolFromSmarts(args.smarts)
     before = score(mv.load(args.model, device="cpu"), ref, pattern, args.n, args.seed)
     t0 = time.time()
+    given = {"lr": args.lr, "prior_spread": args.prior_spread}
+    overrides = {k: v for k, v in given.items() if v is not None}
     mv.fit(train, init=args.model, out_dir=args.out, overwrite=True, epochs=args.epochs,
-           val_fraction=0.1, device="cpu", progress=False)  # fmt: skip
+           val_fraction=0.1, device="cpu", progress=False, **overrides)  # fmt: skip
     minutes = (time.time() - t0) / 60
     after = score(mv.load(args.out, device="cpu"), ref, pattern, args.n, args.seed)
     print(f"fine-tuned {args.model} on {len(train)} molecules with {args.smarts} for "
-          f"{args.epochs} epochs ({minutes:.1f} min); {args.n} samples against {len(ref)} "
+          f"{args.epochs} epochs, {overrides or 'the parent recipe'} ({minutes:.1f} min); {args.n} samples against {len(ref)} "
           "held-out molecules of the family:")  # fmt: skip
     print("| | " + " | ".join(before) + " |")
     print("|---|" + "---|" * len(before))
