@@ -65,8 +65,8 @@ def main() -> None:
     minutes = (time.time() - t0) / 60
     after = score(mv.load(args.out, device="cpu"), ref, pattern, args.n, args.seed)
     print(f"fine-tuned {args.model} on {len(train)} molecules with {args.smarts} for "
-          f"{args.epochs} epochs, {overrides or 'the parent recipe'} ({minutes:.1f} min); {args.n} samples against {len(ref)} "
-          "held-out molecules of the family:")  # fmt: skip
+          f"{args.epochs} epochs, {overrides or 'the parent recipe'} ({minutes:.1f} min); "
+          f"{args.n} samples against {len(ref)} held-out molecules of the family:")  # fmt: skip
     print("| | " + " | ".join(before) + " |")
     print("|---|" + "---|" * len(before))
     for name, row in (("before", before), ("after", after)):
