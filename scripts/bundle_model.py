@@ -311,7 +311,8 @@ def main() -> int:
         "steps": int(history.step.max()) if len(history) else src.metadata.get("step"),
         "train_minutes": round(float(history.epoch_seconds.sum()) / 60, 1)
         if len(history)
-        else last_piece_minutes(src.metadata.get("lineage")),
+        else last_piece_minutes(src.metadata.get("lineage"))
+        or (src.metadata.get("card") or {}).get("train_minutes"),  # a rebundled file keeps its own
         "hardware": args.hardware or f"{cpu_name()} (CPU)",
         "command": args.command,
         "prior": prior_info,
