@@ -1,0 +1,59 @@
+"""scripts/lineage_curve.py: the stopping rule of the bundled models' pieces, on made-up cards
+and on the shipped table."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def script():
+    spec = importlib.util.spec_from_file_location(
+        "lineage_curve", ROOT / "scripts" / "lineage_curve.py"
+    )
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def cards(rows):
+    cols = ["piece", "bundled", "valid", "fcd_test"]
+    df = pd.DataFrame(rows, columns=cols)
+    df["lineage"] = "x"
+    df["molecules_m"] = df.piece * 1.0
+    df["novelty"] = df["recon_exact"] = 0.9
+    return df
+
+
+def test_the_rule_needs_two_consecutive_small_pieces_against_the_last_bundled_card():
+    lc = script()
+    df = cards([
+        (1, "yes", 0.80, 0.40),
+        (2, "no", 0.805, 0.39),   # +0.005, -2.5%: under
+        (3, "yes", 0.83, 0.36),   # +0.03 against piece 1: over, and the run restarts
+        (4, "no", 0.835, 0.35),   # under (against piece 3, not piece 2)
+        (5, "no", 0.838, 0.345),  # under again: the rule is met
+    ])  # fmt: skip
+    rule = lc.stopping_rule(df, min_valid=0.01, min_fcd=0.05)
+    assert list(rule["vs piece"]) == [1, 1, 3, 3]
+    assert list(rule["under both"]) == [True, False, True, True]
+    assert list(rule["rule met"]) == [False, False, False, True]
+    assert "| x | 5 |" in lc.markdown(rule.drop(columns="run"))
+
+
+def test_a_large_fcd_gain_alone_keeps_training_going():
+    lc = script()
+    df = cards([(1, "yes", 0.80, 0.40), (2, "yes", 0.805, 0.30), (3, "yes", 0.806, 0.20)])
+    assert not lc.stopping_rule(df, 0.01, 0.05)["under both"].any()
+
+
+def test_the_shipped_table_loads_and_is_checked(tmp_path):
+    lc = script()
+    df = lc.load(lc.DEFAULT_CSV)
+    assert {"moses-smiles (small)", "moses-smiles-gpu (3x512)"} <= set(df.lineage)
+    rule = lc.stopping_rule(df, 0.01, 0.05)
+    assert len(rule) == len(df) - df.lineage.nunique()
