@@ -19,6 +19,7 @@ import argparse
 from pathlib import Path
 
 import pandas as pd
+from recipe_sweep import markdown  # scripts/ is on the path when run as a script
 
 DEFAULT_CSV = Path(__file__).resolve().parent.parent / "docs" / "figures" / "pieces.csv"
 PANELS = (("valid", "valid", 0.97), ("fcd_test", "FCD/Test", 0.15), ("novelty", "novelty", 0.80),
@@ -51,15 +52,6 @@ def stopping_rule(df: pd.DataFrame, min_valid: float, min_fcd: float) -> pd.Data
             if ref is None or r.bundled == "yes":
                 ref = r
     return pd.DataFrame(rows)
-
-
-def markdown(df: pd.DataFrame) -> str:
-    def cell(v: object) -> str:
-        return f"{v:+.3f}" if isinstance(v, float) else str(v)
-
-    lines = ["| " + " | ".join(df.columns) + " |", "|" + "---|" * len(df.columns)]
-    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in df.itertuples(index=False)]
-    return "\n".join(lines)
 
 
 def plot(df: pd.DataFrame, png: Path) -> None:

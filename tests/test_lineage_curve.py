@@ -7,11 +7,15 @@ import importlib.util
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def script():
+@pytest.fixture
+def lc(monkeypatch):
+    """The script as a module (it imports its sibling recipe_sweep, as when run from scripts/)."""
+    monkeypatch.syspath_prepend(str(ROOT / "scripts"))
     spec = importlib.util.spec_from_file_location(
         "lineage_curve", ROOT / "scripts" / "lineage_curve.py"
     )
@@ -29,8 +33,7 @@ def cards(rows):
     return df
 
 
-def test_the_rule_needs_two_consecutive_small_pieces_against_the_last_bundled_card():
-    lc = script()
+def test_the_rule_needs_two_consecutive_small_pieces_against_the_last_bundled_card(lc):
     df = cards([
         (1, "yes", 0.80, 0.40),
         (2, "no", 0.805, 0.39),   # +0.005, -2.5%: under
@@ -45,14 +48,12 @@ def test_the_rule_needs_two_consecutive_small_pieces_against_the_last_bundled_ca
     assert "| x | 5 |" in lc.markdown(rule.drop(columns="run"))
 
 
-def test_a_large_fcd_gain_alone_keeps_training_going():
-    lc = script()
+def test_a_large_fcd_gain_alone_keeps_training_going(lc):
     df = cards([(1, "yes", 0.80, 0.40), (2, "yes", 0.805, 0.30), (3, "yes", 0.806, 0.20)])
     assert not lc.stopping_rule(df, 0.01, 0.05)["under both"].any()
 
 
-def test_the_shipped_table_loads_and_is_checked(tmp_path):
-    lc = script()
+def test_the_shipped_table_loads_and_is_checked(lc):
     df = lc.load(lc.DEFAULT_CSV)
     assert {"moses-smiles (small)", "moses-smiles-gpu (3x512)"} <= set(df.lineage)
     rule = lc.stopping_rule(df, 0.01, 0.05)
