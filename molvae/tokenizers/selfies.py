@@ -30,23 +30,32 @@ class SelfiesTokenizer(Tokenizer):
         from molvae.chem import canonical
 
         check_string(smiles)
-        canon = canonical(smiles)
-        if canon is None:
-            raise TokenizerError("RDKit cannot parse this SMILES", input=smiles)
+
+        def parse_or_raise() -> str:
+            canon = canonical(smiles)
+            if canon is None:
+                raise TokenizerError("RDKit cannot parse this SMILES", input=smiles)
+            return canon
+
         try:
             encoded = sf.encoder(smiles, strict=True)
         except Exception as err:  # selfies raises EncoderError, sometimes others on odd input
+            parse_or_raise()
             raise TokenizerError(f"SELFIES cannot encode this SMILES: {err}", input=smiles) from err
         if encoded is None:
+            parse_or_raise()
             raise TokenizerError("SELFIES cannot encode this SMILES", input=smiles)
         tokens = list(sf.split_selfies(encoded))
         try:
             back = canonical(sf.decoder(encoded))
         except Exception as err:
+            parse_or_raise()
             raise TokenizerError(
                 f"SELFIES cannot decode its own encoding: {err}", input=smiles
             ) from err
-        if back != canon:
+        # Fast path: the round trip gave back the very string we were given (training data is
+        # canonical already), so it is the same molecule; only otherwise canonicalise the input.
+        if back != smiles and back != parse_or_raise():
             raise TokenizerError(
                 f"SELFIES does not round-trip this molecule exactly (gives {back!r})", input=smiles
             )
