@@ -1,10 +1,14 @@
 """One optimisation step (:func:`train_step`: forward, ELBO, backward, clipping, AdamW), one
 epoch over length-bucketed batches (:func:`train_epoch`), the learning-rate and beta schedules,
-and the one decision of why training stops (:func:`stop_reason`)."""
+the one decision of why training stops (:func:`stop_reason`), and :class:`StopRequest`, which turns a
+first SIGTERM or Ctrl-C into a clean stop at the next step."""
 
 from __future__ import annotations
 
+import logging
 import math
+import signal
+import threading
 import time
 from typing import Any
 
@@ -18,6 +22,48 @@ from molvae.exceptions import TrainingError
 from molvae.losses import kl_loss, kl_weight, reconstruction_loss
 from molvae.model import MolVAE
 from molvae.rundir import RunState
+
+logger = logging.getLogger(__name__)
+
+#: Under torchrun without a time limit, the ranks agree on a signal every this many steps.
+SIGNAL_CHECK_EVERY = 16
+
+
+class StopRequest:
+    """While active (``with StopRequest() as stop:``), the first SIGTERM or SIGINT (a batch
+    scheduler's notice, ``kill``, Ctrl-C, a notebook's interrupt) only records its name in
+    ``stop.requested``: the loop ends the epoch after the current step, validates and saves it as at
+    a time limit, and training returns normally. The previous handlers are back from that moment
+    on, so a second signal acts as it would have (Ctrl-C twice: stop at once). Outside the main
+    thread, where Python cannot install handlers, it does nothing."""
+
+    SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+    def __init__(self) -> None:
+        self.requested: str | None = None
+        self._previous: dict[int, Any] = {}
+
+    def __enter__(self) -> StopRequest:
+        if threading.current_thread() is threading.main_thread():
+            self._previous = {s: signal.signal(s, self._handle) for s in self.SIGNALS}
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._restore()
+
+    def _handle(self, signum: int, frame: object) -> None:
+        self.requested = signal.Signals(signum).name
+        self._restore()
+        logger.warning(
+            "%s received: training stops after this step and saves the run (send it again to "
+            "stop at once; --resume or --init continues)",
+            self.requested,
+        )
+
+    def _restore(self) -> None:
+        for s, handler in self._previous.items():
+            signal.signal(s, handler)
+        self._previous = {}
 
 
 def lr_at(step: int, cfg: TrainConfig, total_steps: int) -> float:
@@ -83,11 +129,13 @@ def train_epoch(
     progress: bool,
     world: World | None = None,
     net: torch.nn.Module | None = None,
+    stop: StopRequest | None = None,
 ) -> dict[str, Any]:
-    """One pass over length-bucketed batches (ends early at ``total_steps`` or ``deadline``).
+    """One pass over length-bucketed batches (ends early at ``total_steps``, ``deadline`` or a
+    signal caught by ``stop``).
 
     Advances ``state.step``; returns the epoch's mean loss terms, its last beta and lr, its
-    throughput and whether the deadline cut it short. Distributed (``world``, ``net`` the DDP
+    throughput, whether the deadline cut it short and the signal that did (``interrupted``). Distributed (``world``, ``net`` the DDP
     wrapper of ``model``): every rank draws the same global batches and trains on its share.
 
     Raises:
@@ -108,7 +156,7 @@ def train_epoch(
     if world.active:  # a global batch too small to give every rank a molecule is skipped
         batches = [b for b in batches if len(b) >= world.size]
     sums = {"loss": 0.0, "recon": 0.0, "kl": 0.0}
-    n, timed_out, beta = 0, False, beta_at(state.step, cfg)
+    n, timed_out, interrupted, beta = 0, False, None, beta_at(state.step, cfg)
     t0 = time.monotonic()
     bar = tqdm(
         total=min(len(batches), total_steps - state.step),
@@ -140,10 +188,16 @@ def train_epoch(
         bar.update()
         bar.set_postfix(recon=f"{recon:.2f}", kl=f"{kl:.2f}", beta=f"{beta:.3f}")
         late = time.monotonic() > deadline
-        if world.active and math.isfinite(deadline):  # every rank stops at the same step
-            late = world.reduce_step([], [late], model.device)[1][0]
-        if late:
-            timed_out = True
+        signalled = stop is not None and stop.requested is not None
+        if world.active and (math.isfinite(deadline) or state.step % SIGNAL_CHECK_EVERY == 0):
+            # every rank stops at the same step
+            late, signalled = world.reduce_step([], [late, signalled], model.device)[1]
+        elif world.active:
+            signalled = False  # agreed on at the next check
+        if late or signalled:
+            timed_out = late
+            if signalled:
+                interrupted = (stop.requested if stop else None) or "signal on another rank"
             break
     bar.close()
     seconds = time.monotonic() - t0
@@ -155,12 +209,21 @@ def train_epoch(
         "molecules_per_s": n / max(seconds, 1e-9),
         "molecules": n,
         "timed_out": timed_out,
+        "interrupted": interrupted,
     }
 
 
 @torch.no_grad()
-def stop_reason(state: RunState, cfg: TrainConfig, total_steps: int, timed_out: bool) -> str | None:
+def stop_reason(
+    state: RunState,
+    cfg: TrainConfig,
+    total_steps: int,
+    timed_out: bool,
+    interrupted: str | None = None,
+) -> str | None:
     """The one place that decides whether training ends after an epoch, and why."""
+    if interrupted:
+        return f"interrupted ({interrupted})"
     if timed_out:
         return "time_limit"
     if cfg.patience and state.bad_epochs >= cfg.patience:

@@ -39,7 +39,7 @@ from molvae.data import PreparedData, training_data
 from molvae.device import resolve_device, use_bf16
 from molvae.distributed import World
 from molvae.exceptions import CheckpointError, ConfigError
-from molvae.loop import stop_reason, train_epoch
+from molvae.loop import StopRequest, stop_reason, train_epoch
 from molvae.model import MolVAE, count_parameters
 from molvae.prior import GaussianMixturePrior
 from molvae.rundir import RunDir, RunState
@@ -204,25 +204,27 @@ def _fit(
     deadline = time.monotonic() + (cfg.time_limit_minutes * 60 or math.inf)
     stopped = stop_reason(state, cfg, total_steps, timed_out=False)
     piece_of = lineage.piece_recorder(parent_sha, meta["data"], len(train), device, world.size)
-    while stopped is None:
-        epoch_start = time.monotonic()
-        stats = train_epoch(
-            model, optimizer, train, cfg, state, total_steps, bf16, deadline, progress, world, net
-        )
-        timed_out = stats.pop("timed_out")
-        improved = _close_epoch(model, tokenizer, val, cfg, state, stats, bf16, val_moments, world)
-        if improved:
-            best_weights = {k: v.detach().clone() for k, v in model.state_dict().items()}
-        rank_rng = world.gather(torch.get_rng_state()) if world.active else None
-        state.wall_seconds += time.monotonic() - epoch_start
-        if run is not None:
-            train_state = {**state.to_dict(rank_rng), "optimizer": optimizer.state_dict()}
-            info = {**meta, "epoch": state.epoch, "step": state.step,
-                    "lineage": lineage.record(earlier, piece_of(state))}  # fmt: skip
-            run.save_epoch(improved, model, tokenizer, asdict(cfg), train_state, info)
-            run.write_history(state.history)
-        world.barrier()
-        stopped = stop_reason(state, cfg, total_steps, timed_out)
+    with StopRequest() as stop:  # a first SIGTERM or Ctrl-C ends the epoch cleanly, saved
+        while stopped is None:
+            epoch_start = time.monotonic()
+            stats = train_epoch(model, optimizer, train, cfg, state, total_steps, bf16, deadline,
+                                progress, world, net, stop)  # fmt: skip
+            timed_out, interrupted = stats.pop("timed_out"), stats.pop("interrupted")
+            improved = _close_epoch(
+                model, tokenizer, val, cfg, state, stats, bf16, val_moments, world
+            )
+            if improved:
+                best_weights = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            rank_rng = world.gather(torch.get_rng_state()) if world.active else None
+            state.wall_seconds += time.monotonic() - epoch_start
+            if run is not None:
+                train_state = {**state.to_dict(rank_rng), "optimizer": optimizer.state_dict()}
+                info = {**meta, "epoch": state.epoch, "step": state.step,
+                        "lineage": lineage.record(earlier, piece_of(state))}  # fmt: skip
+                run.save_epoch(improved, model, tokenizer, asdict(cfg), train_state, info)
+                run.write_history(state.history)
+            world.barrier()
+            stopped = stop_reason(state, cfg, total_steps, timed_out, interrupted)
     logger.info("training stopped: %s after %d epochs, %d steps", stopped, state.epoch, state.step)
 
     if best_weights is not None:

@@ -203,3 +203,33 @@ def test_more_sampling_workers_than_cpus_are_capped():
     gen = mv.load("moses-smiles", device="cpu")
     many = gen.sample(30, seed=4, batch_size=10, n_jobs=(os.cpu_count() or 1) + 500)
     pd.testing.assert_frame_equal(many, gen.sample(30, seed=4, batch_size=10, n_jobs=0))
+
+
+def test_train_sigterm_saves_and_exits_143(tmp_path, moses_sample, capsys, monkeypatch):
+    import os
+    import signal
+
+    from molvae import loop
+
+    data = tmp_path / "tiny.smi"
+    data.write_text("\n".join(moses_sample[:60]) + "\n")
+    real, count = loop.train_step, {"n": 0}
+
+    def step_then_sigterm(*args, **kwargs):  # a scheduler's notice at step 6 (epoch 2)
+        count["n"] += 1
+        if count["n"] == 6:
+            os.kill(os.getpid(), signal.SIGTERM)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(loop, "train_step", step_then_sigterm)
+    run = tmp_path / "run"
+    common = ["--preset", "small", "--data", str(data), "--epochs", "3", "--batch-size", "16"]
+    args = ["train", *common, "--out", str(run), "--device", "cpu", "--no-progress"]
+    assert main(args) == 143
+    out = capsys.readouterr()
+    assert out.out.startswith("interrupted (SIGTERM): 2 epochs, 6 steps")
+    assert f"--resume --out {run}" in out.err
+    assert (run / "best.pt").exists()
+    monkeypatch.setattr(loop, "train_step", real)
+    assert main(["train", "--resume", "--out", str(run), "--no-progress"]) == 0
+    assert capsys.readouterr().out.startswith("epochs: 3 epochs")

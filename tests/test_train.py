@@ -144,3 +144,56 @@ def test_cuda_training_with_bf16(small_set):
     m, t = tiny_configs(device="cuda", max_steps=5)
     res = mv.fit(small_set, m, t, progress=False)
     assert res.model.device.type == "cuda"
+
+
+def _signal_at(monkeypatch, steps: dict[int, list[int]]):
+    """Make the training loop send itself signals: ``{step: [signals]}`` after that step's update."""
+    import os
+
+    real = loop.train_step
+    count = {"n": 0}
+
+    def step_then_signal(*args, **kwargs):
+        out = real(*args, **kwargs)
+        count["n"] += 1
+        for sig in steps.get(count["n"], []):
+            os.kill(os.getpid(), sig)
+        return out
+
+    monkeypatch.setattr(loop, "train_step", step_then_signal)
+
+
+def test_sigterm_stops_cleanly_and_the_run_resumes(tmp_path, small_set, monkeypatch):
+    import signal
+
+    m, t = tiny_configs(epochs=4)  # 77 training molecules: 5 steps per epoch
+    def outer(signum, frame):  # what was there before (the CLI's, a scheduler wrapper's)
+        raise AssertionError("the first SIGTERM reached the outer handler")
+
+    previous = signal.signal(signal.SIGTERM, outer)
+    try:
+        _signal_at(monkeypatch, {7: [signal.SIGTERM]})
+        res = mv.fit(small_set, m, t, out_dir=tmp_path, progress=False)
+        assert signal.getsignal(signal.SIGTERM) is outer  # restored
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert res.stopped_because == "interrupted (SIGTERM)"
+    hist = pd.read_csv(tmp_path / "metrics.csv")
+    assert list(hist.step) == [5, 7]  # the second epoch ended at the signal, validated, saved
+    assert ckpt.load(tmp_path / "last.pt").train_state["step"] == 7
+    assert len(mv.load(tmp_path / "best.pt").sample(4, seed=0)) == 4
+    monkeypatch.undo()
+    res = mv.fit(small_set, m, t, out_dir=tmp_path, resume=True, progress=False)
+    assert res.stopped_because == "epochs"
+    assert list(pd.read_csv(tmp_path / "metrics.csv").step) == [5, 7, 12, 17]
+
+
+def test_a_second_ctrl_c_stops_at_once(tmp_path, small_set, monkeypatch):
+    import signal
+
+    m, t = tiny_configs(epochs=4)
+    before = signal.getsignal(signal.SIGINT)
+    _signal_at(monkeypatch, {3: [signal.SIGINT, signal.SIGINT]})
+    with pytest.raises(KeyboardInterrupt):
+        mv.fit(small_set, m, t, out_dir=tmp_path, progress=False)
+    assert signal.getsignal(signal.SIGINT) is before

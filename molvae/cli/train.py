@@ -4,16 +4,23 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 
 from molvae.cli.common import device_arg
 from molvae.tokenizers import TOKENIZERS
+
+#: Exit status of a run stopped cleanly by a signal (the shell's 128 + signal number).
+INTERRUPTED_EXIT = {"SIGINT": 130, "SIGTERM": 143}
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "train",
         help="train a model (config file or preset; flags override it)",
-        description="Train a GRU VAE. The run directory gets config.toml, metrics.csv, last.pt and best.pt.",
+        description="Train a GRU VAE. The run directory gets config.toml, metrics.csv, last.pt and "
+        "best.pt. A first SIGTERM (a batch scheduler's notice) or Ctrl-C ends the epoch after the "
+        "current step, validates and saves it, then exits 143 / 130; --resume continues. A second "
+        "one stops at once.",
     )
     src = p.add_mutually_exclusive_group()
     src.add_argument(
@@ -111,4 +118,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"best checkpoint: {result.best_path}")
     else:
         print(f"no best.pt in {result.run_dir}; latest state: {result.run_dir / 'last.pt'}")
+    if result.stopped_because.startswith("interrupted"):  # saved, but not finished: say so
+        print(f"continue with: molvae train --resume --out {result.run_dir}", file=sys.stderr)
+        return INTERRUPTED_EXIT.get(result.stopped_because.split("(")[-1].rstrip(")"), 1)
     return 0
