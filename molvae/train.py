@@ -119,7 +119,10 @@ def fit(
 
     Returns:
         :class:`FitResult` with the best model (lowest validation ELBO), tokenizer, history and
-        learned prior (``result.generator()`` puts them together).
+        learned prior (``result.generator()`` puts them together). ``stopped_because`` says why
+        training ended: ``epochs``, ``max_steps``, ``time_limit``, ``early_stopping``, or
+        ``interrupted (SIGTERM)`` / ``interrupted (SIGINT)`` (a first signal during training
+        ends the epoch after the current step and saves it; see :class:`molvae.loop.StopRequest`).
 
     Raises:
         ConfigError: bad config, missing device, a run directory holding another run or used by
