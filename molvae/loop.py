@@ -1,7 +1,7 @@
 """One optimisation step (:func:`train_step`: forward, ELBO, backward, clipping, AdamW), one
 epoch over length-bucketed batches (:func:`train_epoch`), the learning-rate and beta schedules,
-the one decision of why training stops (:func:`stop_reason`), and :class:`StopRequest`, which turns a
-first SIGTERM or Ctrl-C into a clean stop at the next step."""
+the one decision of why training stops (:func:`stop_reason`), and :class:`StopRequest`, which
+turns a first SIGTERM or Ctrl-C into a clean stop at the next step."""
 
 from __future__ import annotations
 
@@ -135,8 +135,9 @@ def train_epoch(
     signal caught by ``stop``).
 
     Advances ``state.step``; returns the epoch's mean loss terms, its last beta and lr, its
-    throughput, whether the deadline cut it short and the signal that did (``interrupted``). Distributed (``world``, ``net`` the DDP
-    wrapper of ``model``): every rank draws the same global batches and trains on its share.
+    throughput, whether the deadline cut it short and the signal that did (``interrupted``).
+    Distributed (``world``, ``net`` the DDP wrapper of ``model``): every rank draws the same
+    global batches and trains on its share.
 
     Raises:
         TrainingError: the loss became NaN or infinite (the message names the step).
