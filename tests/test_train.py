@@ -167,6 +167,7 @@ def test_sigterm_stops_cleanly_and_the_run_resumes(tmp_path, small_set, monkeypa
     import signal
 
     m, t = tiny_configs(epochs=4)  # 77 training molecules: 5 steps per epoch
+
     def outer(signum, frame):  # what was there before (the CLI's, a scheduler wrapper's)
         raise AssertionError("the first SIGTERM reached the outer handler")
 
