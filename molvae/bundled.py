@@ -4,7 +4,9 @@ The files live in ``molvae/models/`` beside ``manifest.json``, which names each 
 the file's sha256 and its model card (data, configuration, training hardware and time, the command
 that reproduces it, and the metrics measured on samples against the MOSES test set). A bundled
 name resolves only to its own file: a missing file or one that fails its checksum raises
-:class:`CheckpointError`, never a fallback to another model. ``scripts/bundle_model.py`` writes
+:class:`CheckpointError`, never a fallback to another model. A model that was renamed keeps its
+old name as an alias (the manifest's ``renamed`` table, logged when used), so that scripts written
+against the old name go on loading the same model. ``scripts/bundle_model.py`` writes
 the files, the manifest and ``MODELS.md``.
 
 Example:
@@ -16,6 +18,7 @@ Example:
 from __future__ import annotations
 
 import json
+import logging
 import os
 from pathlib import Path
 from typing import Any
@@ -26,6 +29,7 @@ from molvae.exceptions import CheckpointError
 from molvae.files import file_sha256
 
 MODELS_DIR = Path(__file__).parent / "models"
+logger = logging.getLogger(__name__)
 
 # The card's metrics shown by ``pretrained()`` / ``molvae models``, in MOSES's column order.
 CARD_METRICS = (
@@ -48,7 +52,8 @@ def models_dir() -> Path:
 
 
 def manifest() -> dict[str, Any]:
-    """The bundled models' manifest: ``{"default": name, "models": {name: entry}}``."""
+    """The bundled models' manifest: ``{"default": name, "models": {name: entry}}``, and
+    optionally ``"renamed": {old name: current name}``."""
     path = models_dir() / "manifest.json"
     try:
         data = json.loads(path.read_text())
@@ -81,7 +86,22 @@ def manifest() -> dict[str, Any]:
             raise CheckpointError(
                 f"{path}: model {name!r} {problem} (a broken installation: reinstall molvae)"
             )
+    renamed = data.get("renamed", {})
+    if not isinstance(renamed, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in renamed.items()
+    ):
+        raise CheckpointError(f"{path}: 'renamed' must map old model names to current ones")
     return data
+
+
+def current_name(name: str) -> str:
+    """``name`` itself, or the current name of a bundled model that was renamed from it."""
+    data = manifest()
+    new = data.get("renamed", {}).get(name)
+    if name in data["models"] or new not in data["models"]:
+        return name
+    logger.info("bundled model %r is now called %r; loading %r", name, new, new)
+    return new
 
 
 def names() -> list[str]:
@@ -110,6 +130,7 @@ def path(name: str) -> Path:
         CheckpointError: an unknown name (the message lists the bundled ones), a missing file, or
             a file whose sha256 differs from the manifest's.
     """
+    name = current_name(name)
     entries = manifest()["models"]
     if name not in entries:
         known = ", ".join(sorted(entries)) or "none in this installation"
@@ -136,6 +157,7 @@ def path(name: str) -> Path:
 
 def card(name: str) -> dict[str, Any]:
     """A bundled model's card (plain data, as in the manifest and in the checkpoint's metadata)."""
+    name = current_name(name)
     entries = manifest()["models"]
     if name not in entries:
         path(name)  # raises the unknown-name error

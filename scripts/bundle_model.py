@@ -14,6 +14,12 @@ test molecules and stored with it; ``--calibrate-only`` does only that for an al
 model (its weights untouched):
 
     python scripts/bundle_model.py - moses-smiles-gpu --calibrate-only
+
+``--rename`` gives a bundled model a new name (its file, its card's name, its manifest entry; the
+weights and the measured card untouched) and keeps the old name as an alias (the manifest's
+``renamed`` table), so that ``mv.load(OLD)`` goes on loading it:
+
+    python scripts/bundle_model.py moses-smiles-dec2 moses-smiles --rename
 """
 
 from __future__ import annotations
@@ -92,6 +98,35 @@ def calibrate_only(name: str, n: int, seed: int, data: dict, manifest_path: Path
     manifest_path.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
 
 
+def rename(old: str, new: str, data: dict, manifest_path: Path) -> None:
+    """Move the bundled model ``old`` to the name ``new`` (file, card and manifest entry; weights,
+    prior and measured card kept as they are), record ``old`` as an alias of ``new`` and make
+    ``new`` the default if ``old`` was."""
+    models, renamed = data["models"], data.setdefault("renamed", {})
+    if old not in models:
+        raise SystemExit(f"--rename: {old!r} is not a bundled model (bundled: {sorted(models)})")
+    if new in models:
+        raise SystemExit(f"--rename: {new!r} is already a bundled model; rename or remove it first")
+    src = bundled.path(old)
+    out = src.with_name(f"{new}.pt")
+    out.write_bytes(src.read_bytes())
+    entry = models.pop(old)
+    card = {**entry.get("card", {}), "name": new}
+    ckpt.set_metadata(out, {"card": card})
+    src.unlink()
+    models[new] = {**entry, "file": out.name, "sha256": bundled.sha256(out),
+                   "bytes": out.stat().st_size, "card": card}  # fmt: skip
+    renamed.pop(new, None)  # the name is a model again, no longer an alias
+    for alias, target in list(renamed.items()):
+        if target == old:
+            renamed[alias] = new
+    renamed[old] = new
+    if data.get("default") == old:
+        data["default"] = new
+    manifest_path.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
+    log.info("renamed %s -> %s (%s); %r stays an alias", old, new, out, old)
+
+
 def anomaly_card(cal: dict) -> dict:
     return {k: cal[k] for k in ("score", "quantile", "threshold", "n", "source")}
 
@@ -159,6 +194,10 @@ def render_models_md(data: dict) -> str:
             f"| `{name}` | {c['tokenizer']} | {c['parameters']:,} | "
             f"{entry['bytes'] / 1e6:.1f} | " + " | ".join(cells) + " |"
         )
+    aliases = sorted(data.get("renamed", {}).items())
+    if aliases:
+        lines += ["", "Older names, still loaded as aliases: " + ", ".join(
+            f"`{old}` (now `{new}`)" for old, new in aliases) + "."]  # fmt: skip
     for name, entry in sorted(data["models"].items()):
         c = entry["card"]
         lines += [
@@ -215,10 +254,13 @@ def render_models_md(data: dict) -> str:
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("run", help="run directory (its best.pt) or checkpoint")
+    p.add_argument("run", help="run directory (its best.pt) or checkpoint (with --rename: the "
+                   "bundled name to rename)")  # fmt: skip
     p.add_argument("name", help="bundled name, e.g. moses-smiles")
     p.add_argument("--summary", default="")
-    p.add_argument("--command", required=True, help="the command that reproduces the training")
+    p.add_argument(
+        "--command", help="the command that reproduces the training (required to bundle)"
+    )
     p.add_argument("--hardware", default=None, help="default: this machine's CPU")
     p.add_argument("--default", action="store_true", help="make it the default model")
     p.add_argument("--samples", type=int, default=30_000)
@@ -258,6 +300,11 @@ def main() -> int:
         help="only (re)calibrate a bundled model's anomaly threshold",
     )
     p.add_argument("--render-only", action="store_true", help="only regenerate MODELS.md")
+    p.add_argument(
+        "--rename",
+        action="store_true",
+        help="rename the bundled model RUN to NAME, keeping RUN as an alias",
+    )
     p.add_argument("--models-md", default=str(ROOT / "MODELS.md"))
     args = p.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
@@ -266,9 +313,13 @@ def main() -> int:
     data = bundled.manifest()
     if args.calibrate_only:
         calibrate_only(args.name, args.n_calibrate, args.seed, data, manifest_path)
-    if args.render_only or args.calibrate_only:
+    if args.rename:
+        rename(args.run, args.name, data, manifest_path)
+    if args.render_only or args.calibrate_only or args.rename:
         Path(args.models_md).write_text(render_models_md(data))
         return 0
+    if not args.command:
+        p.error("--command is required to bundle a run (the command that reproduces it)")
 
     src = ckpt.load(ckpt.resolve(args.run))
     run_dir = Path(args.run) if Path(args.run).is_dir() else None
@@ -371,6 +422,7 @@ def main() -> int:
     }
     if args.default or not data.get("default"):
         data["default"] = args.name
+    data.get("renamed", {}).pop(args.name, None)  # a real model now, no longer an alias
     manifest_path.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
     Path(args.models_md).write_text(render_models_md(data))
     log.info("bundled %s: %s (%s bytes)", args.name, out, f"{out.stat().st_size:,}")

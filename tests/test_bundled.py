@@ -5,11 +5,14 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 import molvae as mv
 from molvae import bundled
@@ -116,6 +119,62 @@ def test_cli_models_and_default_sample(models_dir, tmp_path, capsys):
     assert np.load(tmp_path / "z.npy").shape == (2, 8)
 
 
+def test_a_renamed_model_still_loads_by_its_old_name(models_dir, caplog):
+    path = models_dir / "manifest.json"
+    data = json.loads(path.read_text())
+    data["renamed"] = {"old-tiny": "tiny-smiles", "gone": "not-bundled"}
+    path.write_text(json.dumps(data))
+    with caplog.at_level("INFO", logger="molvae.bundled"):
+        gen = mv.load("old-tiny", device="cpu")
+    assert "'old-tiny' is now called 'tiny-smiles'" in caplog.text
+    assert gen.sample(3, seed=0).equals(mv.load("tiny-smiles", device="cpu").sample(3, seed=0))
+    assert bundled.card("old-tiny")["parameters"] == 1234
+    assert list(mv.pretrained().name) == ["tiny-smiles"]  # aliases are not listed as models
+    with pytest.raises(CheckpointError, match="unknown model 'gone'"):  # alias of nothing
+        mv.load("gone")
+    data["renamed"] = ["old-tiny"]
+    path.write_text(json.dumps(data))
+    with pytest.raises(CheckpointError, match="'renamed' must map old model names"):
+        mv.load("tiny-smiles")
+
+
+def test_bundle_model_rename_keeps_weights_and_card(models_dir, tmp_path):
+    """scripts/bundle_model.py --rename: new file and card name, same weights, old name an alias."""
+    manifest = models_dir / "manifest.json"
+    data = json.loads(manifest.read_text())
+    shipped = json.loads((ROOT / "molvae/models/manifest.json").read_text())
+    real_card = shipped["models"][shipped["default"]]["card"]  # all that MODELS.md shows
+    data["models"]["tiny-smiles"]["card"] = {**real_card, "name": "tiny-smiles"}
+    manifest.write_text(json.dumps(data))
+    before = mv.load("tiny-smiles", device="cpu")
+    md = tmp_path / "MODELS.md"
+    script = ROOT / "scripts" / "bundle_model.py"
+    cmd = [
+        sys.executable,
+        str(script),
+        "tiny-smiles",
+        "tiny-new",
+        "--rename",
+        "--models-md",
+        str(md),
+    ]
+    subprocess.run(cmd, check=True, capture_output=True, text=True)
+    data = json.loads(manifest.read_text())
+    assert set(data["models"]) == {"tiny-new"} and data["default"] == "tiny-new"
+    assert data["renamed"] == {"tiny-smiles": "tiny-new"}
+    assert not (models_dir / "tiny-smiles.pt").exists()
+    entry = data["models"]["tiny-new"]
+    assert entry["file"] == "tiny-new.pt" and entry["card"]["name"] == "tiny-new"
+    after = mv.load("tiny-new", device="cpu")
+    assert after.metadata["card"]["name"] == "tiny-new"
+    for (k, a), b in zip(before.model.state_dict().items(), after.model.state_dict().values()):
+        assert torch.equal(a, b), k
+    assert mv.load("tiny-smiles", device="cpu").metadata["card"]["name"] == "tiny-new"
+    assert "`tiny-smiles` (now `tiny-new`)" in md.read_text()
+    again = subprocess.run(cmd, capture_output=True, text=True)  # the old name is no model now
+    assert again.returncode != 0 and "'tiny-smiles' is not a bundled model" in again.stderr
+
+
 # ---- the files this repository ships ------------------------------------------------------------
 SHIPPED = (
     json.loads((ROOT / "molvae/models/manifest.json").read_text())["models"]
@@ -134,6 +193,7 @@ def test_shipped_model_verifies_and_samples(name, monkeypatch):
     assert gen.prior is not None  # sampled from its learned prior by default
     card = gen.metadata["card"]
     assert card["metrics"] == entry["card"]["metrics"]
+    assert card["name"] == name
     assert card["tokenizer"] == gen.tokenizer.kind
     s = gen.sample(200, seed=0)
     assert s.valid.mean() > 0.3
