@@ -30,6 +30,7 @@ import torch
 
 from molvae import checkpoint as ckpt
 from molvae.config import ModelConfig, TrainConfig
+from molvae.device import cpu_has_bf16
 from molvae.exceptions import ConfigError
 
 logger = logging.getLogger(__name__)
@@ -158,11 +159,16 @@ def cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
-def hardware(device: torch.device) -> str:
-    """What a piece ran on, in words: the GPU's name, or the CPU's and its torch threads."""
+def hardware(device: torch.device, bf16: bool = False) -> str:
+    """What a piece ran on, in words: the GPU's name, or the CPU's (with AVX512-BF16 where it has
+    native bf16: the two CPU kinds train at very different speeds) and its torch threads; then
+    the training precision."""
+    precision = "bf16 autocast" if bf16 else "float32"
     if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    return f"{cpu_name()} CPU, {torch.get_num_threads()} torch threads"
+        return f"{torch.cuda.get_device_name(device)}, {precision}"
+    n = torch.get_num_threads()
+    kind = " with AVX512-BF16" if cpu_has_bf16() else ""
+    return f"{cpu_name()} CPU{kind}, {n} torch thread{'s' if n != 1 else ''}, {precision}"
 
 
 def record(earlier: list[dict[str, Any]], piece: dict[str, Any]) -> dict[str, Any]:
@@ -203,12 +209,13 @@ def check_continuation(
 
 
 def piece_recorder(
-    parent_sha256: str | None, data: str, n_train: int, device: torch.device, world_size: int
+    parent_sha256: str | None, meta: dict[str, Any], device: torch.device, bf16: bool = False
 ) -> Any:
     """A function from a run's state (``molvae.rundir.RunState``) to this piece's lineage record
-    (what :func:`record` appends to the earlier pieces) at the end of an epoch."""
-    fixed = {"parent_sha256": parent_sha256, "data": data, "n_train": n_train,
-             "hardware": hardware(device), "world_size": world_size}  # fmt: skip
+    (what :func:`record` appends to the earlier pieces) at the end of an epoch. ``meta`` is the
+    run's metadata (``data``, ``n_train``, ``world_size``)."""
+    fixed = {"parent_sha256": parent_sha256, "data": meta["data"], "n_train": meta["n_train"],
+             "hardware": hardware(device, bf16), "world_size": meta["world_size"]}  # fmt: skip
 
     def piece(state: Any) -> dict[str, Any]:
         return {**fixed, "steps": state.step, "molecules_seen": state.molecules,

@@ -206,7 +206,7 @@ def _fit(
     # ---- the loop ---------------------------------------------------------------------------
     deadline = time.monotonic() + (cfg.time_limit_minutes * 60 or math.inf)
     stopped = stop_reason(state, cfg, total_steps, timed_out=False)
-    piece_of = lineage.piece_recorder(parent_sha, meta["data"], len(train), device, world.size)
+    piece_of = lineage.piece_recorder(parent_sha, meta, device, bf16)
     with StopRequest() as stop:  # a first SIGTERM or Ctrl-C ends the epoch cleanly, saved
         while stopped is None:
             epoch_start = time.monotonic()

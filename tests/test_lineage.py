@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 
 import numpy as np
@@ -11,6 +12,7 @@ import torch
 import molvae as mv
 from molvae import checkpoint as ckpt
 from molvae.bundled import sha256
+from molvae.device import cpu_has_bf16
 from molvae.lineage import Parent
 
 from .helpers import tiny_configs
@@ -70,6 +72,11 @@ def test_lineage_adds_up_over_pieces(tmp_path, parent_run, moses_sample):
     first = ckpt.load(parent_run / "best.pt").metadata["lineage"]
     assert first["total"]["pieces"] == 1 and first["pieces"][0]["parent_sha256"] is None
     assert first["total"]["molecules_seen"] > 0 and first["total"]["seconds"] > 0
+    hw = first["pieces"][0]["hardware"]  # CPU kind, threads and precision, as the card shows them
+    assert re.fullmatch(
+        r".+ CPU( with AVX512-BF16)?, \d+ torch threads?, (float32|bf16 autocast)", hw
+    )
+    assert ("with AVX512-BF16" in hw) == cpu_has_bf16()
     recipe = Parent.load(parent_run).train_config()  # continue on other data: the config's data
     mv.fit(None, None, replace(recipe, data="moses:test", limit=200, epochs=1), init=parent_run,
            out_dir=tmp_path / "p2", progress=False)  # fmt: skip
