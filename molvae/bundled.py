@@ -94,9 +94,10 @@ def manifest() -> dict[str, Any]:
     return data
 
 
-def current_name(name: str) -> str:
-    """``name`` itself, or the current name of a bundled model that was renamed from it."""
-    data = manifest()
+def current_name(name: str, data: dict[str, Any] | None = None) -> str:
+    """``name`` itself, or the current name of a bundled model that was renamed from it
+    (``data``: the manifest when the caller has read it already)."""
+    data = manifest() if data is None else data
     new = data.get("renamed", {}).get(name)
     if name in data["models"] or new not in data["models"]:
         return name
@@ -130,8 +131,9 @@ def path(name: str) -> Path:
         CheckpointError: an unknown name (the message lists the bundled ones), a missing file, or
             a file whose sha256 differs from the manifest's.
     """
-    name = current_name(name)
-    entries = manifest()["models"]
+    data = manifest()
+    name = current_name(name, data)
+    entries = data["models"]
     if name not in entries:
         known = ", ".join(sorted(entries)) or "none in this installation"
         raise CheckpointError(
@@ -157,8 +159,9 @@ def path(name: str) -> Path:
 
 def card(name: str) -> dict[str, Any]:
     """A bundled model's card (plain data, as in the manifest and in the checkpoint's metadata)."""
-    name = current_name(name)
-    entries = manifest()["models"]
+    data = manifest()
+    name = current_name(name, data)
+    entries = data["models"]
     if name not in entries:
         path(name)  # raises the unknown-name error
     return dict(entries[name].get("card") or {})
