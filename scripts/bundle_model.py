@@ -20,6 +20,9 @@ weights and the measured card untouched) and keeps the old name as an alias (the
 ``renamed`` table), so that ``mv.load(OLD)`` goes on loading it:
 
     python scripts/bundle_model.py moses-smiles-dec2 moses-smiles --rename
+
+With ``--rename``, ``--command`` and ``--summary`` replace the card's reproducing command and the
+summary (the command's ``--init OLD`` must follow the model when ``OLD`` is given to another).
 """
 
 from __future__ import annotations
@@ -98,10 +101,19 @@ def calibrate_only(name: str, n: int, seed: int, data: dict, manifest_path: Path
     manifest_path.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
 
 
-def rename(old: str, new: str, data: dict, manifest_path: Path) -> None:
+def rename(
+    old: str,
+    new: str,
+    data: dict,
+    manifest_path: Path,
+    command: str | None = None,
+    summary: str | None = None,
+) -> None:
     """Move the bundled model ``old`` to the name ``new`` (file, card and manifest entry; weights,
-    prior and measured card kept as they are), record ``old`` as an alias of ``new`` and make
-    ``new`` the default if ``old`` was."""
+    prior and measured figures kept as they are), record ``old`` as an alias of ``new`` and make
+    ``new`` the default if ``old`` was. ``command`` and ``summary``, when given, replace the card's
+    reproducing command (whose ``--init OLD`` would now name another model once ``OLD`` is reused)
+    and the manifest's summary."""
     models, renamed = data["models"], data.setdefault("renamed", {})
     if old not in models:
         raise SystemExit(f"--rename: {old!r} is not a bundled model (bundled: {sorted(models)})")
@@ -112,6 +124,10 @@ def rename(old: str, new: str, data: dict, manifest_path: Path) -> None:
     out.write_bytes(src.read_bytes())
     entry = models.pop(old)
     card = {**entry.get("card", {}), "name": new}
+    if command:
+        card["command"] = command
+    if summary:
+        entry["summary"] = summary
     ckpt.set_metadata(out, {"card": card})
     src.unlink()
     models[new] = {**entry, "file": out.name, "sha256": bundled.sha256(out),
@@ -257,9 +273,12 @@ def main() -> int:
     p.add_argument("run", help="run directory (its best.pt) or checkpoint (with --rename: the "
                    "bundled name to rename)")  # fmt: skip
     p.add_argument("name", help="bundled name, e.g. moses-smiles")
-    p.add_argument("--summary", default="")
+    p.add_argument("--summary", default="", help="one paragraph for MODELS.md (with --rename: "
+                   "replaces the model's, when given)")  # fmt: skip
     p.add_argument(
-        "--command", help="the command that reproduces the training (required to bundle)"
+        "--command",
+        help="the command that reproduces the training (required to bundle; with --rename: "
+        "replaces the card's, e.g. when its --init names the old name)",
     )
     p.add_argument("--hardware", default=None, help="default: this machine's CPU")
     p.add_argument("--default", action="store_true", help="make it the default model")
@@ -314,7 +333,7 @@ def main() -> int:
     if args.calibrate_only:
         calibrate_only(args.name, args.n_calibrate, args.seed, data, manifest_path)
     if args.rename:
-        rename(args.run, args.name, data, manifest_path)
+        rename(args.run, args.name, data, manifest_path, args.command, args.summary)
     if args.render_only or args.calibrate_only or args.rename:
         Path(args.models_md).write_text(render_models_md(data))
         return 0

@@ -173,6 +173,20 @@ def test_bundle_model_rename_keeps_weights_and_card(models_dir, tmp_path):
     assert "`tiny-smiles` (now `tiny-new`)" in md.read_text()
     again = subprocess.run(cmd, capture_output=True, text=True)  # the old name is no model now
     assert again.returncode != 0 and "'tiny-smiles' is not a bundled model" in again.stderr
+    command = entry["card"]["command"]
+    assert command == real_card["command"]  # kept unless replaced
+    # renamed again, with the command and summary that follow the model; both aliases follow it
+    subprocess.run([sys.executable, str(script), "tiny-new", "tiny-third", "--rename",
+                    "--command", "train --init tiny-third", "--summary", "the third name",
+                    "--models-md", str(md)], check=True, capture_output=True)  # fmt: skip
+    data = json.loads(manifest.read_text())
+    assert data["renamed"] == {"tiny-smiles": "tiny-third", "tiny-new": "tiny-third"}
+    entry = data["models"]["tiny-third"]
+    assert entry["summary"] == "the third name"
+    assert entry["card"]["command"] == "train --init tiny-third"
+    third = mv.load("tiny-third", device="cpu")
+    assert third.metadata["card"]["command"] == "train --init tiny-third"
+    assert third.metadata["card"]["metrics"] == real_card["metrics"]
 
 
 # ---- the files this repository ships ------------------------------------------------------------
