@@ -172,6 +172,12 @@ def last_piece_minutes(lineage: dict | None) -> float | None:
     return round(float(seconds) / 60, 1) if seconds is not None else None
 
 
+def last_piece_hardware(lineage: dict | None) -> str:
+    """The hardware the run's last training piece recorded, else this machine's CPU."""
+    pieces = (lineage or {}).get("pieces") or []
+    return (pieces[-1].get("hardware") if pieces else None) or f"{cpu_name()} (CPU)"
+
+
 def anomaly_lines(a: dict | None) -> list[str]:
     if not a:
         return []
@@ -280,8 +286,10 @@ def main() -> int:
         help="the command that reproduces the training (required to bundle; with --rename: "
         "replaces the card's, e.g. when its --init names the old name)",
     )
-    p.add_argument("--hardware", default=None, help="default: this machine's CPU")
-    p.add_argument("--default", action="store_true", help="make it the default model")
+    p.add_argument("--hardware", default=None, help="default: what the last training piece "
+                   "recorded (its CPU kind or GPU, threads, precision), else this machine's CPU")  # fmt: skip
+    p.add_argument("--default", action="store_true", help="make it the default model (also with "
+                   "--rename or --render-only: make the bundled NAME the default)")  # fmt: skip
     p.add_argument("--samples", type=int, default=30_000)
     p.add_argument("--n-recon", type=int, default=1_000)
     p.add_argument(
@@ -334,6 +342,11 @@ def main() -> int:
         calibrate_only(args.name, args.n_calibrate, args.seed, data, manifest_path)
     if args.rename:
         rename(args.run, args.name, data, manifest_path, args.command, args.summary)
+    if args.default and (args.render_only or args.rename):  # make a bundled model the default
+        if args.name not in data["models"]:
+            p.error(f"--default: {args.name!r} is not a bundled model")
+        data["default"] = args.name
+        manifest_path.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
     if args.render_only or args.calibrate_only or args.rename:
         Path(args.models_md).write_text(render_models_md(data))
         return 0
@@ -383,7 +396,7 @@ def main() -> int:
         if len(history)
         else last_piece_minutes(src.metadata.get("lineage"))
         or (src.metadata.get("card") or {}).get("train_minutes"),  # a rebundled file keeps its own
-        "hardware": args.hardware or f"{cpu_name()} (CPU)",
+        "hardware": args.hardware or last_piece_hardware(src.metadata.get("lineage")),
         "command": args.command,
         "prior": prior_info,
         "trained_with": {k: src.metadata.get(k) for k in ("molvae", "torch", "rdkit", "selfies")},

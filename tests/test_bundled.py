@@ -187,6 +187,9 @@ def test_bundle_model_rename_keeps_weights_and_card(models_dir, tmp_path):
     third = mv.load("tiny-third", device="cpu")
     assert third.metadata["card"]["command"] == "train --init tiny-third"
     assert third.metadata["card"]["metrics"] == real_card["metrics"]
+    bad = subprocess.run([sys.executable, str(script), "-", "tiny-new", "--render-only", "--default",
+                          "--models-md", str(md)], capture_output=True, text=True)  # fmt: skip
+    assert bad.returncode != 0 and "'tiny-new' is not a bundled model" in bad.stderr  # an alias
 
 
 # ---- the files this repository ships ------------------------------------------------------------
@@ -240,3 +243,15 @@ def test_a_malformed_manifest_entry_is_a_clear_error(tmp_path, monkeypatch, entr
     monkeypatch.setenv("MOLVAE_MODELS_DIR", str(tmp_path))
     with pytest.raises(CheckpointError, match=re.escape(message)):
         bundled.path("m")
+
+
+@pytest.mark.parametrize("name", sorted(SHIPPED))
+def test_shipped_model_has_the_config_that_reproduces_its_network(name):
+    """scripts/pretrained/NAME.toml (its first piece) builds the network the bundled file holds."""
+    from molvae.config import load_config
+
+    model_cfg, train_cfg = load_config(ROOT / "scripts" / "pretrained" / f"{name}.toml")
+    card = SHIPPED[name]["card"]
+    shipped = {k: v for k, v in card["model_config"].items() if k != "vocab_size"}
+    assert {k: getattr(model_cfg, k) for k in shipped} == shipped
+    assert train_cfg.tokenizer == card["tokenizer"]

@@ -55,6 +55,10 @@ def test_a_large_fcd_gain_alone_keeps_training_going(lc):
 
 def test_the_shipped_table_loads_and_is_checked(lc):
     df = lc.load(lc.DEFAULT_CSV)
-    assert {"moses-smiles (small)", "moses-smiles-gpu (3x512)"} <= set(df.lineage)
+    assert {
+        "moses-smiles-small (1x256)",
+        "moses-smiles (2x256)",
+        "moses-smiles-gpu (3x512)",
+    } <= set(df.lineage)
     rule = lc.stopping_rule(df, 0.01, 0.05)
     assert len(rule) == len(df) - df.lineage.nunique()
