@@ -170,12 +170,20 @@ def card(name: str) -> dict[str, Any]:
 def pretrained() -> pd.DataFrame:
     """One row per bundled model: name, default, tokenizer, parameters, size, training and the
     card's MOSES metrics (samples against the MOSES test set; ``MODELS.md`` has the full cards).
+    ``epochs``, ``steps`` and ``train_minutes`` are the last training piece's; ``pieces``,
+    ``molecules_seen`` and ``total_minutes`` sum the model's whole lineage (``--init`` pieces).
     """
     data = manifest()
     rows = []
     for name, entry in sorted(data["models"].items()):
         c = entry.get("card") or {}
         metrics = c.get("metrics") or {}
+        total = (c.get("lineage") or {}).get("total")
+        if total:  # None minutes where a piece's time is unknown: a partial sum would mislead
+            seconds = total.get("seconds")
+            minutes = round(seconds / 60, 1) if seconds is not None else None
+        else:  # trained in one piece
+            total, minutes = {"pieces": 1}, c.get("train_minutes")
         rows.append(
             {
                 "name": name,
@@ -188,6 +196,9 @@ def pretrained() -> pd.DataFrame:
                 "steps": c.get("steps"),
                 "hardware": c.get("hardware"),
                 "train_minutes": c.get("train_minutes"),
+                "pieces": total.get("pieces"),
+                "molecules_seen": total.get("molecules_seen"),
+                "total_minutes": minutes,
                 "samples": c.get("n_samples"),
                 **{k: metrics.get(k) for k in CARD_METRICS},
                 "summary": entry.get("summary", ""),
@@ -195,6 +206,7 @@ def pretrained() -> pd.DataFrame:
         )
     columns = [
         "name", "default", "tokenizer", "parameters", "size_mb", "data", "epochs", "steps",
-        "hardware", "train_minutes", "samples", *CARD_METRICS, "summary",
+        "hardware", "train_minutes", "pieces", "molecules_seen", "total_minutes", "samples",
+        *CARD_METRICS, "summary",
     ]  # fmt: skip
     return pd.DataFrame(rows, columns=columns)

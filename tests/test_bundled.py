@@ -67,6 +67,23 @@ def test_load_by_name_and_table(models_dir):
     assert row.default and row.tokenizer == "smiles" and row.parameters == 1234
     assert row.valid == 0.5 and row["FCD/Test"] == 9.0
     assert bundled.default_name() == "tiny-smiles"
+    assert row.pieces == 1 and row.molecules_seen is None  # no lineage: one piece
+
+
+def test_table_sums_a_model_trained_in_pieces(models_dir):
+    path = models_dir / "manifest.json"
+    data = json.loads(path.read_text())
+    card = data["models"]["tiny-smiles"]["card"]
+    card.update(steps=50, train_minutes=2.0)  # the last piece's
+    total = {"pieces": 3, "steps": 150, "molecules_seen": 19200, "seconds": 390.0}
+    card["lineage"] = {"pieces": [{}, {}, {}], "total": total}
+    path.write_text(json.dumps(data))
+    row = mv.pretrained().iloc[0]
+    assert (row.steps, row.train_minutes) == (50, 2.0)
+    assert (row.pieces, row.molecules_seen, row.total_minutes) == (3, 19200, 6.5)
+    total["seconds"] = None  # a piece whose time is unknown: no partial sum
+    path.write_text(json.dumps(data))
+    assert pd.isna(mv.pretrained().iloc[0].total_minutes)
 
 
 def test_unknown_name_lists_the_bundled(models_dir):

@@ -36,9 +36,12 @@ def run(args: argparse.Namespace) -> int:
         for name in table.name:
             bundled.path(name)
         print(f"{len(table)} bundled models: files present, checksums match")
-    shown = table.drop(columns=["summary", "data"])
+    # the whole training (every --init piece), not the last piece's epochs and hardware: those
+    # are on the card (molvae models NAME)
+    shown = table.drop(columns=["summary", "data", "epochs", "steps", "hardware", "train_minutes"])
     with pd.option_context("display.width", 200, "display.max_columns", 40):
         print(shown.to_string(index=False))
     for name, summary in zip(table.name, table.summary):
         print(f"{name}: {summary}")
+    print("full cards (data, configuration, every training piece): molvae models NAME, MODELS.md")
     return 0
