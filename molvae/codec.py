@@ -209,9 +209,20 @@ class Codec:
         self.metadata = {**self.metadata, "sampling": {**(self.metadata.get("sampling") or {}),
                                                        "method": value}}  # fmt: skip
 
-    def resolve_method(self, method: str) -> str:
-        """``method``, or :attr:`default_method` for ``"auto"``."""
-        return self.default_method if method == "auto" else method
+    def resolve_method(self, method: str, temperature: float = 1.0) -> str:
+        """``method``, or :attr:`default_method` for ``"auto"``; but a temperature other than 1
+        asks for sampling, so ``"auto"`` then means multinomial even on a model that decodes
+        greedily (a temperature that changed nothing would be silently lost). An explicit
+        ``"greedy"`` with such a temperature is logged: greedy decoding has no temperature."""
+        if method == "auto":
+            method = self.default_method
+            if method == "greedy" and float(temperature) != 1.0:
+                logger.info("temperature %g given: sampling multinomially (this model decodes "
+                            "greedily by default)", temperature)  # fmt: skip
+                return "multinomial"
+        elif method == "greedy" and float(temperature) != 1.0:
+            logger.warning("temperature %g has no effect with greedy decoding", temperature)
+        return method
 
     @property
     def max_len(self) -> int:
@@ -241,7 +252,7 @@ class Codec:
             negative log-likelihood of the decoded tokens given z, in nats).
         """
         check_decoding_args(temperature, method, max_len, batch_size)
-        method = self.resolve_method(method)
+        method = self.resolve_method(method, temperature)
         zt = torch.as_tensor(np.asarray(z, dtype=np.float32), device=self.device)
         if zt.ndim == 1:
             zt = zt[None]

@@ -91,8 +91,8 @@ def _stream(
     """:func:`iter_samples` with each frame's token counts (``<eos>`` included): ``(frame,
     tokens (b,))``, for the NLL per token."""
     n = check_count("n", n)
-    method = codec.resolve_method(method)
     check_decoding_args(temperature, method, max_len, batch_size)
+    method = codec.resolve_method(method, temperature)
     source = codec.z_source(prior)
     gen = torch_generator(seed, codec.device)
     if n_jobs is None:
@@ -259,7 +259,8 @@ def sample(
         max_len: most tokens per molecule (default: the training data's longest + margin).
         method: ``"multinomial"``, ``"greedy"`` (most likely token at each step) or ``"auto"``
             (default): the model's own (``gen.default_method``: the method stored with the model, else
-            multinomial; greedy suits SELFIES models, whose sampled mistakes become odd molecules).
+            multinomial; greedy suits SELFIES models, whose sampled mistakes become odd molecules);
+            with a ``temperature`` other than 1, ``"auto"`` samples multinomially.
         progress: show a progress bar.
         prior: where z comes from: ``"standard"`` N(0, I), ``"learned"`` the model's learned
             prior (a Gaussian mixture fitted to the codes of training molecules; samples

@@ -169,6 +169,24 @@ def test_auto_method_is_the_models_own_and_survives_save(weak, tmp_path):
         weak.default_method = "beam"
 
 
+def test_a_temperature_means_sampling_on_a_greedy_model(weak, tmp_path, caplog):
+    """A temperature is never silently lost: "auto" on a greedy model samples multinomially."""
+    weak.save(tmp_path / "w.pt")
+    gen = mv.load(tmp_path / "w.pt", device="cpu")
+    gen.default_method = "greedy"
+    with caplog.at_level("INFO", logger="molvae.codec"):
+        cool = gen.sample(40, seed=4, batch_size=20, temperature=0.7)
+    assert "temperature 0.7 given: sampling multinomially" in caplog.text
+    pd.testing.assert_frame_equal(
+        cool, gen.sample(40, seed=4, batch_size=20, temperature=0.7, method="multinomial")
+    )
+    assert not cool.equals(gen.sample(40, seed=4, batch_size=20))  # T = 1: the model's greedy
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="molvae.codec"):
+        gen.sample(5, seed=4, temperature=0.7, method="greedy")  # explicit: greedy, but said
+    assert "has no effect with greedy decoding" in caplog.text
+
+
 def test_a_stored_method_that_is_not_one_is_refused_on_load(weak, tmp_path):
     from molvae import checkpoint as ckpt
     from molvae.exceptions import CheckpointError

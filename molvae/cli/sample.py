@@ -30,7 +30,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         choices=["auto", *DECODE_METHODS],
         default="auto",
         help="how each token is chosen (default auto: the method stored with the model, else "
-        "multinomial)",
+        "multinomial; with --temperature other than 1, multinomial)",
     )
     p.add_argument(
         "--prior",
