@@ -35,6 +35,7 @@ from molvae import lineage
 from molvae.anomaly import MAX_STORED_SCORES, METADATA_KEY, MIN_CALIBRATION, calibrate_anomaly
 from molvae.codec import Codec
 from molvae.config import ModelConfig, TrainConfig, resolve_configs, to_toml
+from molvae.constants import DECODE_METHODS
 from molvae.data import PreparedData, training_data
 from molvae.device import resolve_device, use_bf16
 from molvae.distributed import World
@@ -61,15 +62,16 @@ class FitResult:
     prior: GaussianMixturePrior | None = None
     max_len: int | None = None  # the training data's max_len (tokens)
     anomaly: dict | None = None  # the anomaly calibration (``molvae.anomaly``), None if too few val
+    sampling: dict | None = None  # the decoding inherited from an ``init`` parent (e.g. greedy)
 
     def generator(self) -> Any:
         """The trained model, its tokenizer and learned prior as a
         :class:`~molvae.generator.Generator` that decodes as ``mv.load`` of its checkpoint does."""
         from molvae.generator import Generator
 
-        meta = {"anomaly": self.anomaly} if self.anomaly else None
+        meta = {k: v for k, v in (("anomaly", self.anomaly), ("sampling", self.sampling)) if v}
         return Generator.from_training(
-            self.model, self.tokenizer, self.max_len, prior=self.prior, metadata=meta
+            self.model, self.tokenizer, self.max_len, prior=self.prior, metadata=meta or None
         )
 
     @property
@@ -201,6 +203,7 @@ def _fit(
     )  # fmt: skip
     meta = {"data": cfg.data or "in-memory", "n_train": len(train), "n_val": len(val),
             "prepare_report": prepared.report.to_dict(), "world_size": world.size}  # fmt: skip
+    meta.update(_inherited_sampling(last, parent))
     val_moments = _val_moments(val, cfg, world, device)
 
     # ---- the loop ---------------------------------------------------------------------------
@@ -237,8 +240,18 @@ def _fit(
     calibration = _calibrate(model, tokenizer, val, cfg.kl_weight, run) if world.main else None
     return FitResult(
         model, tokenizer, pd.DataFrame(state.history), Path(out_dir) if out_dir else None,
-        stopped, prior, cfg.max_len, calibration,
+        stopped, prior, cfg.max_len, calibration, meta.get("sampling"),
     )  # fmt: skip
+
+
+def _inherited_sampling(
+    last: ckpt.Checkpoint | None, parent: lineage.Parent | None
+) -> dict[str, Any]:
+    """The decoding the model being continued stores (``init``: the parent's, ``resume``: the
+    run's own), so that a model fine-tuned from a greedy one decodes greedily too."""
+    source = parent.checkpoint if parent is not None else last
+    method = ((source.metadata.get("sampling") or {}) if source else {}).get("method")
+    return {"sampling": {"method": method}} if method in DECODE_METHODS else {}
 
 
 def _close_epoch(

@@ -68,6 +68,20 @@ def test_init_inherits_network_tokenizer_recipe_and_prior(tmp_path, parent_run, 
     assert res.history.beta.iloc[0] == pytest.approx(parent.train_config["kl_weight"])
 
 
+def test_init_keeps_the_parents_decoding(tmp_path, parent_run, moses_sample):
+    """A model fine-tuned from one that decodes greedily decodes greedily too (checkpoint and
+    in memory), as it samples from the parent's kind of prior."""
+    gen = mv.load(parent_run, device="cpu")
+    gen.default_method = "greedy"
+    gen.save(tmp_path / "greedy.pt")
+    res = mv.fit(focused(moses_sample), init=tmp_path / "greedy.pt", out_dir=tmp_path / "ft",
+                 epochs=1, progress=False)  # fmt: skip
+    assert mv.load(tmp_path / "ft", device="cpu").default_method == "greedy"
+    assert res.generator().default_method == "greedy"
+    plain = mv.fit(focused(moses_sample), init=parent_run, epochs=1, progress=False)
+    assert plain.generator().default_method == "multinomial"
+
+
 def test_lineage_adds_up_over_pieces(tmp_path, parent_run, moses_sample):
     first = ckpt.load(parent_run / "best.pt").metadata["lineage"]
     assert first["total"]["pieces"] == 1 and first["pieces"][0]["parent_sha256"] is None
