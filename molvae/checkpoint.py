@@ -36,7 +36,7 @@ from typing import Any
 import torch
 
 from molvae.config import ModelConfig
-from molvae.constants import DECODE_METHODS, MAX_TRAIN_LEN
+from molvae.constants import DECODE_METHODS, MAX_BEAM_WIDTH, MAX_TRAIN_LEN
 from molvae.exceptions import CheckpointError, ConfigError, TokenizerError
 from molvae.files import atomic_write
 from molvae.tokenizers import Tokenizer, tokenizer_from_dict
@@ -268,11 +268,20 @@ def _check_plain_sections(path: Path, payload: dict[str, Any]) -> None:
         isinstance(beta, bool) or not isinstance(beta, (int, float)) or not 0 <= beta < math.inf
     ):
         raise CheckpointError(f"{path}: train_config kl_weight must be a number >= 0, got {beta!r}")
-    method = ((payload.get("metadata") or {}).get("sampling") or {}).get("method")
+    sampling = (payload.get("metadata") or {}).get("sampling") or {}
+    method = sampling.get("method")
     if method is not None and method not in DECODE_METHODS:
         raise CheckpointError(
             f"{path}: metadata['sampling']['method'] must be one of {list(DECODE_METHODS)}, "
             f"got {method!r}"
+        )
+    width = sampling.get("beam_width")
+    if width is not None and (
+        isinstance(width, bool) or not isinstance(width, int) or not 1 <= width <= MAX_BEAM_WIDTH
+    ):
+        raise CheckpointError(
+            f"{path}: metadata['sampling']['beam_width'] must be an integer from 1 to "
+            f"{MAX_BEAM_WIDTH}, got {width!r}"
         )
 
 

@@ -26,10 +26,12 @@ import torch
 from molvae import checkpoint as ckpt
 from molvae.chem import canonical_forms, smiles_list
 from molvae.constants import (
+    BEAM_WIDTH,
     DECODE_METHODS,
     DEFAULT_MAX_LEN,
     LENGTH_MARGIN,
     MAX_ABS_Z,
+    MAX_BEAM_WIDTH,
     MAX_DECODE_LEN,
     MAX_TEMPERATURE,
     PRECISION_NAMES,
@@ -75,6 +77,17 @@ def check_decoding_args(
         raise ValueError(f"max_len must be from 1 to {MAX_DECODE_LEN:,} tokens, got {max_len!r}")
     if isinstance(batch_size, bool) or int(batch_size) < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size!r}")
+
+
+def check_beam_width(width: Any) -> int:
+    """``width`` as an int from 1 to ``MAX_BEAM_WIDTH``, else ``ValueError``."""
+    if (
+        isinstance(width, bool)
+        or not isinstance(width, (int, np.integer))
+        or not (1 <= width <= MAX_BEAM_WIDTH)
+    ):
+        raise ValueError(f"beam_width must be an integer from 1 to {MAX_BEAM_WIDTH}, got {width!r}")
+    return int(width)
 
 
 def check_latent(z: torch.Tensor) -> None:
@@ -198,7 +211,8 @@ class Codec:
     def default_method(self) -> str:
         """How this model decodes when a caller asks for ``method="auto"`` (what ``sample`` does
         by default): the method stored with the model (``metadata["sampling"]["method"]``, e.g.
-        greedy for a SELFIES model) or ``"multinomial"``. Settable; ``save`` keeps it."""
+        greedy for a SELFIES model, beam search for the SMILES default) or ``"multinomial"``.
+        Settable; ``save`` keeps it."""
         stored = (self.metadata.get("sampling") or {}).get("method")
         return stored if stored in DECODE_METHODS else "multinomial"
 
@@ -206,22 +220,37 @@ class Codec:
     def default_method(self, value: str) -> None:
         if value not in DECODE_METHODS:
             raise ValueError(f"method must be one of {list(DECODE_METHODS)}, got {value!r}")
-        self.metadata = {**self.metadata, "sampling": {**(self.metadata.get("sampling") or {}),
-                                                       "method": value}}  # fmt: skip
+        self._set_sampling(method=value)
+
+    @property
+    def beam_width(self) -> int:
+        """Hypotheses kept by ``method="beam"``: the width stored with the model
+        (``metadata["sampling"]["beam_width"]``) or 3. Settable; ``save`` keeps it."""
+        stored = (self.metadata.get("sampling") or {}).get("beam_width")
+        return int(stored) if stored is not None else BEAM_WIDTH
+
+    @beam_width.setter
+    def beam_width(self, value: int) -> None:
+        self._set_sampling(beam_width=check_beam_width(value))
+
+    def _set_sampling(self, **values: Any) -> None:
+        sampling = {**(self.metadata.get("sampling") or {}), **values}
+        self.metadata = {**self.metadata, "sampling": sampling}
 
     def resolve_method(self, method: str, temperature: float = 1.0) -> str:
         """``method``, or :attr:`default_method` for ``"auto"``; but a temperature other than 1
         asks for sampling, so ``"auto"`` then means multinomial even on a model that decodes
-        greedily (a temperature that changed nothing would be silently lost). An explicit
-        ``"greedy"`` with such a temperature is logged: greedy decoding has no temperature."""
+        greedily or by beam search (a temperature that changed nothing would be silently lost).
+        An explicit ``"greedy"`` or ``"beam"`` with such a temperature is logged: neither has a
+        temperature."""
         if method == "auto":
             method = self.default_method
-            if method == "greedy" and float(temperature) != 1.0:
+            if method != "multinomial" and float(temperature) != 1.0:
                 logger.info("temperature %g given: sampling multinomially (this model decodes "
-                            "greedily by default)", temperature)  # fmt: skip
+                            "by %s by default)", temperature, method)  # fmt: skip
                 return "multinomial"
-        elif method == "greedy" and float(temperature) != 1.0:
-            logger.warning("temperature %g has no effect with greedy decoding", temperature)
+        elif method != "multinomial" and float(temperature) != 1.0:
+            logger.warning("temperature %g has no effect with %s decoding", temperature, method)
         return method
 
     @property
@@ -279,15 +308,25 @@ class Codec:
         rows: list[list[int]] = []
         nlls = [np.zeros(0, dtype=np.float32)]
         for start in range(0, len(zt), batch_size):
-            ids, lengths, nll = self.model.decode(
+            z, length, dtype = (
                 zt[start : start + batch_size],
-                max_len=int(max_len or self.max_len),
-                temperature=float(temperature),
-                greedy=method == "greedy",
-                generator=generator,
-                start_ids=self.start_ids,
-                dtype=PRECISIONS[self.precision],
+                int(max_len or self.max_len),
+                PRECISIONS[self.precision],
             )
+            if method == "beam":
+                ids, lengths, nll = self.model.beam_decode(
+                    z, length, self.beam_width, self.start_ids, dtype
+                )
+            else:
+                ids, lengths, nll = self.model.decode(
+                    z,
+                    max_len=length,
+                    temperature=float(temperature),
+                    greedy=method == "greedy",
+                    generator=generator,
+                    start_ids=self.start_ids,
+                    dtype=dtype,
+                )
             rows += [r[:n] for r, n in zip(ids.cpu().tolist(), lengths.cpu().tolist())]
             nlls.append(nll.float().cpu().numpy())
         return rows, np.concatenate(nlls)

@@ -94,7 +94,7 @@ def interpolate(
         gen: the model.
         a, b: the endpoints (SMILES).
         method: ``"linear"`` (:func:`lerp`) or ``"slerp"`` (:func:`slerp`).
-        decode: ``"greedy"`` or ``"multinomial"``.
+        decode: ``"greedy"``, ``"beam"`` or ``"multinomial"``.
         drop_duplicates: remove consecutive repeats of the same molecule.
 
     Returns:

@@ -290,6 +290,86 @@ class MolVAE(nn.Module):
         return out[:, :width], lengths, nll
 
     @torch.no_grad()
+    def beam_decode(
+        self,
+        z: torch.Tensor,
+        max_len: int,
+        width: int = 3,
+        start_ids: list[int] | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Decode latent points by beam search: the most likely sequence of ``width`` kept at each
+        step (``width=1`` is greedy decoding). Same arguments and returns as :meth:`decode`.
+
+        A molecule stops as soon as its best hypothesis has ended: the others can only lose
+        likelihood from there, so that hypothesis is the search's answer, and the molecule's rows
+        leave the live batch (a beam costs about ``width`` greedy decodings).
+        """
+        B, dev, k = z.shape[0], z.device, int(width)
+        V = self.cfg.vocab_size
+        step = self.decoder.stepper(self.embedding.weight, z, dtype)
+        out = torch.full((B, max_len), PAD, dtype=torch.long, device=dev)
+        lengths = torch.full((B,), max_len, dtype=torch.long, device=dev)
+        nll = torch.zeros(B, device=dev)
+        banned = torch.zeros(V, dtype=torch.bool, device=dev)
+        banned[[PAD, BOS, UNK]] = True
+        first_banned = torch.ones(V, dtype=torch.bool, device=dev)
+        first_banned[start_ids if start_ids is not None else list(range(EOS + 1, V))] = False
+        first_banned |= banned
+        ended_row = torch.full((V,), float("-inf"), device=dev)
+        ended_row[PAD] = 0.0  # an ended hypothesis only continues with <pad>, at no cost
+        # live molecules `mols` (M,), each with k hypotheses in consecutive rows (M * k)
+        mols = torch.arange(B, device=dev)
+        h = self.decoder.initial_hidden(z).to(dtype or z.dtype).repeat_interleave(k, dim=1)
+        score = torch.full((B, k), float("-inf"), device=dev)
+        score[:, 0] = 0.0  # one hypothesis to start with, so the first step's k are distinct
+        seqs = torch.full((B * k, max_len), PAD, dtype=torch.long, device=dev)
+        hyp_len = torch.full((B * k,), max_len, dtype=torch.long, device=dev)
+        ended = torch.zeros(B * k, dtype=torch.bool, device=dev)
+        token = torch.full((B * k,), BOS, dtype=torch.long, device=dev)
+        active = torch.ones(B, dtype=torch.bool, device=dev)  # of the live molecules
+        for t in range(max_len if B else 0):
+            M = len(mols)
+            logits, h = step(token, h, mols.repeat_interleave(k))  # (M * k, V)
+            logits = logits.float().masked_fill(first_banned if t == 0 else banned, float("-inf"))
+            logp = torch.where(ended[:, None], ended_row, F.log_softmax(logits, dim=-1))
+            score, idx = (score.reshape(-1, 1) + logp).view(M, k * V).topk(k, dim=1)  # sorted
+            src = (torch.arange(M, device=dev)[:, None] * k + idx // V).view(-1)
+            token = (idx % V).view(-1)
+            seqs, hyp_len, ended, h = seqs[src], hyp_len[src], ended[src], h[:, src]
+            seqs[:, t] = token
+            new_end = ~ended & (token == EOS)
+            hyp_len = torch.where(new_end, torch.full_like(hyp_len, t + 1), hyp_len)
+            ended |= new_end
+            best_ended = ended.view(M, k)[:, 0] & active
+            if t == max_len - 1:
+                best_ended = active  # out of length: the best so far
+            if bool(best_ended.any()):
+                done = best_ended.nonzero().squeeze(1)
+                rows = done * k  # each finished molecule's best hypothesis
+                out[mols[done]] = seqs[rows]
+                lengths[mols[done]] = hyp_len[rows]
+                nll[mols[done]] = -score[done, 0]
+                active = active & ~best_ended
+                n_active = int(active.sum())
+                if n_active == 0:
+                    break
+                size = live_size(n_active)  # as in `decode`: few distinct product shapes
+                if size < M:  # live molecules first, then finished ones to fill the size
+                    keep = torch.argsort((~active).to(torch.uint8), stable=True)[:size]
+                    hyp = (keep[:, None] * k + torch.arange(k, device=dev)).view(-1)
+                    mols, score, active = mols[keep], score[keep], active[keep]
+                    seqs, hyp_len, ended, h, token = (
+                        seqs[hyp],
+                        hyp_len[hyp],
+                        ended[hyp],
+                        h[:, hyp],
+                        token[hyp],
+                    )
+        width_out = int(lengths.max()) if B else 0
+        return out[:, :width_out], lengths, nll
+
+    @torch.no_grad()
     def sequence_nll(
         self, ids: torch.Tensor, lengths: torch.Tensor, z: torch.Tensor
     ) -> torch.Tensor:

@@ -51,7 +51,8 @@ def test_bad_sampling_arguments(run_dir):
         {"n": -3},
         {"n": 5, "temperature": 0},
         {"n": 5, "temperature": -1.0},
-        {"n": 5, "method": "beam"},
+        {"n": 5, "method": "top-k"},
+        {"n": 5, "method": "beam", "temperature": float("nan")},
         {"n": 5, "batch_size": 0},
     ):
         with pytest.raises(ValueError):

@@ -108,3 +108,66 @@ def test_decode_nll_follows_each_row_through_the_shrinking_batch():
     steps = torch.arange(out.shape[1]) < lengths.unsqueeze(1)
     expected = torch.where(steps, -logp, torch.zeros_like(logp)).sum(dim=1)
     assert torch.allclose(nll, expected, atol=1e-4)
+
+
+def _teacher_forced_nll(m: MolVAE, z: torch.Tensor, out: torch.Tensor, lengths: torch.Tensor):
+    """Each row's NLL under the decoding masks (no <pad>/<bos>/<unk>; no <eos> first)."""
+    ids = torch.cat([torch.full((len(z), 1), BOS), out], dim=1)  # (B, 1 + T)
+    with torch.no_grad():
+        logits, _ = m.decoder(m.embedding(ids[:, :-1]), z)  # (B, T, V)
+    logits[:, :, [PAD, BOS, UNK]] = float("-inf")
+    logits[:, 0, EOS] = float("-inf")
+    logp = torch.log_softmax(logits, dim=-1).gather(2, out.unsqueeze(2)).squeeze(2)
+    steps = torch.arange(out.shape[1]) < lengths.unsqueeze(1)
+    return torch.where(steps, -logp, torch.zeros_like(logp)).sum(dim=1)
+
+
+def test_beam_of_width_one_is_greedy_decoding():
+    torch.manual_seed(0)
+    m = MolVAE(TWO_LAYERS).eval()
+    z = torch.randn(300, 4)
+    greedy = m.decode(z, max_len=40, greedy=True)
+    beam = m.beam_decode(z, max_len=40, width=1)
+    assert torch.equal(greedy[0], beam[0]) and torch.equal(greedy[1], beam[1])
+    assert torch.allclose(greedy[2], beam[2], atol=1e-5)
+
+
+def test_beam_nll_follows_each_molecule_through_the_shrinking_batch():
+    torch.manual_seed(0)
+    m = MolVAE(TWO_LAYERS).eval()
+    z = torch.randn(300, 4)
+    out, lengths, nll = m.beam_decode(z, max_len=40, width=4)
+    assert len(set(lengths.tolist())) > 10
+    for row, n in zip(out.tolist(), lengths.tolist()):
+        assert all(t == PAD for t in row[n:]) and PAD not in row[:n]
+        assert (row[n - 1] == EOS) == (EOS in row[:n]) and EOS not in row[: n - 1]
+    assert torch.allclose(nll, _teacher_forced_nll(m, z, out, lengths), atol=1e-4)
+    greedy_nll = m.decode(z, max_len=40, greedy=True)[2]
+    assert (nll <= greedy_nll + 1e-4).float().mean() > 0.9  # beam finds likelier strings
+    assert nll.mean() < greedy_nll.mean() - 0.1
+
+
+def test_a_wide_beam_finds_the_most_likely_string():
+    """With a beam wider than every prefix, the search is exhaustive: compare to brute force."""
+    import dataclasses
+    import itertools
+
+    torch.manual_seed(1)
+    cfg = dataclasses.replace(TWO_LAYERS, vocab_size=9)
+    m = MolVAE(cfg).eval()
+    z = torch.randn(6, 4)
+    max_len, tokens = 3, [EOS, *range(UNK + 1, cfg.vocab_size)]
+    candidates = []  # every string the decoder can write in max_len tokens
+    for n in range(1, max_len + 1):
+        for seq in itertools.product(tokens, repeat=n):
+            if seq[0] != EOS and EOS not in seq[:-1] and (seq[-1] == EOS or n == max_len):
+                candidates.append(list(seq))
+    assert (len(tokens) - 1) * len(tokens) <= 64  # every prefix of two tokens fits in the beam
+    out, lengths, nll = m.beam_decode(z, max_len=max_len, width=64)
+    for i in range(len(z)):
+        pad = torch.tensor([c + [PAD] * (max_len - len(c)) for c in candidates])
+        lens = torch.tensor([len(c) for c in candidates])
+        scores = _teacher_forced_nll(m, z[i : i + 1].expand(len(candidates), -1), pad, lens)
+        best = int(scores.argmin())
+        assert out[i, : lengths[i]].tolist() == candidates[best]
+        assert nll[i].item() == pytest.approx(scores[best].item(), abs=1e-4)

@@ -166,7 +166,7 @@ def test_auto_method_is_the_models_own_and_survives_save(weak, tmp_path):
     assert again.default_method == "greedy"
     pd.testing.assert_frame_equal(again.sample(40, seed=4, batch_size=20), greedy)
     with pytest.raises(ValueError, match="method must be one of"):
-        weak.default_method = "beam"
+        weak.default_method = "sampled"
 
 
 def test_a_temperature_means_sampling_on_a_greedy_model(weak, tmp_path, caplog):
@@ -192,9 +192,48 @@ def test_a_stored_method_that_is_not_one_is_refused_on_load(weak, tmp_path):
     from molvae.exceptions import CheckpointError
 
     path = weak.save(tmp_path / "m.pt")
-    for bad in ({"method": "beam"}, "greedy"):
+    for bad in ({"method": "top-k"}, "greedy", {"beam_width": 0}, {"beam_width": 2.5}):
         payload = ckpt.read_plain(path)
         payload["metadata"]["sampling"] = bad
         ckpt.write_plain(payload, path)
         with pytest.raises(CheckpointError, match="sampling"):
             mv.load(path, device="cpu")
+
+
+def test_beam_search_as_the_models_own_decoding(weak, tmp_path, caplog):
+    weak.save(tmp_path / "w.pt")
+    gen = mv.load(tmp_path / "w.pt", device="cpu")
+    assert gen.beam_width == 3
+    beam = gen.sample(40, seed=4, batch_size=20, method="beam")
+    greedy = gen.sample(40, seed=4, batch_size=20, method="greedy")
+    assert (beam.nll <= greedy.nll + 1e-3).mean() > 0.9 and beam.nll.mean() < greedy.nll.mean()
+    gen.beam_width = 1  # width 1 is greedy decoding (up to float rounding in bf16)
+    one = gen.sample(40, seed=4, batch_size=20, method="beam")
+    assert (one.smiles == greedy.smiles).mean() > 0.9
+    gen.default_method, gen.beam_width = "beam", 5
+    wide = gen.sample(40, seed=4, batch_size=20)
+    gen.save(tmp_path / "b.pt")
+    again = mv.load(tmp_path / "b.pt", device="cpu")
+    assert (again.default_method, again.beam_width) == ("beam", 5)
+    pd.testing.assert_frame_equal(again.sample(40, seed=4, batch_size=20), wide)
+    with caplog.at_level("INFO", logger="molvae.codec"):
+        cool = again.sample(40, seed=4, batch_size=20, temperature=0.7)
+    assert "sampling multinomially (this model decodes by beam" in caplog.text
+    pd.testing.assert_frame_equal(
+        cool, again.sample(40, seed=4, batch_size=20, temperature=0.7, method="multinomial")
+    )
+    for bad in (0, 65, 2.5, True, "3"):
+        with pytest.raises(ValueError, match="beam_width"):
+            again.beam_width = bad
+
+
+def test_cli_beam_width(weak, tmp_path):
+    from molvae.cli.main import main
+
+    path = weak.save(tmp_path / "w.pt")
+    args = ["sample", str(path), "-n", "30", "--seed", "2", "--method", "beam", "--no-progress"]
+    assert main([*args, "--beam-width", "1", "-o", str(tmp_path / "one.csv")]) == 0
+    assert main([*args, "--beam-width", "4", "-o", str(tmp_path / "four.csv")]) == 0
+    one, four = pd.read_csv(tmp_path / "one.csv"), pd.read_csv(tmp_path / "four.csv")
+    assert len(one) == len(four) == 30 and four.nll.mean() < one.nll.mean()
+    assert main([*args, "--beam-width", "65", "-o", str(tmp_path / "x.csv")]) == 2

@@ -29,8 +29,16 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--method",
         choices=["auto", *DECODE_METHODS],
         default="auto",
-        help="how each token is chosen (default auto: the method stored with the model, else "
-        "multinomial; with --temperature other than 1, multinomial)",
+        help="how each token is chosen: multinomial sampling, greedy (the most likely token), or "
+        "beam search (the most likely string of --beam-width kept at each step); default auto: "
+        "the method stored with the model, else multinomial; with --temperature other than 1, "
+        "multinomial",
+    )
+    p.add_argument(
+        "--beam-width",
+        type=positive_int,
+        default=None,
+        help="hypotheses kept by --method beam (default: the width stored with the model, else 3)",
     )
     p.add_argument(
         "--prior",
@@ -124,6 +132,8 @@ def run(args: argparse.Namespace) -> int:
         if gen.prior_in_use(args.prior) != "learned":
             raise ValueError("--prior-spread needs a model with a learned prior (and --prior auto)")
         gen.prior.spread = args.prior_spread
+    if args.beam_width is not None:
+        gen.beam_width = args.beam_width
     options = dict(
         temperature=args.temperature,
         batch_size=args.batch_size,
