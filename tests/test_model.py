@@ -142,6 +142,8 @@ def test_beam_nll_follows_each_molecule_through_the_shrinking_batch():
         assert all(t == PAD for t in row[n:]) and PAD not in row[:n]
         assert (row[n - 1] == EOS) == (EOS in row[:n]) and EOS not in row[: n - 1]
     assert torch.allclose(nll, _teacher_forced_nll(m, z, out, lengths), atol=1e-4)
+    lazy = m.beam_decode(z, max_len=40, width=4, sync_every=8)  # an accelerator's schedule
+    assert torch.equal(lazy[0], out) and torch.equal(lazy[1], lengths)
     greedy_nll = m.decode(z, max_len=40, greedy=True)[2]
     assert (nll <= greedy_nll + 1e-4).float().mean() > 0.9  # beam finds likelier strings
     assert nll.mean() < greedy_nll.mean() - 0.1
