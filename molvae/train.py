@@ -248,10 +248,13 @@ def _inherited_sampling(
     last: ckpt.Checkpoint | None, parent: lineage.Parent | None
 ) -> dict[str, Any]:
     """The decoding the model being continued stores (``init``: the parent's, ``resume``: the
-    run's own), so that a model fine-tuned from a greedy one decodes greedily too."""
+    run's own), so that a model fine-tuned from a greedy one decodes greedily too (and one from a
+    beam-search model with the same width)."""
     source = parent.checkpoint if parent is not None else last
-    method = ((source.metadata.get("sampling") or {}) if source else {}).get("method")
-    return {"sampling": {"method": method}} if method in DECODE_METHODS else {}
+    stored = (source.metadata.get("sampling") or {}) if source else {}
+    if stored.get("method") not in DECODE_METHODS:
+        return {}
+    return {"sampling": {k: stored[k] for k in ("method", "beam_width") if k in stored}}
 
 
 def _close_epoch(

@@ -80,6 +80,10 @@ def test_init_keeps_the_parents_decoding(tmp_path, parent_run, moses_sample):
     assert res.generator().default_method == "greedy"
     plain = mv.fit(focused(moses_sample), init=parent_run, epochs=1, progress=False)
     assert plain.generator().default_method == "multinomial"
+    gen.default_method, gen.beam_width = "beam", 5
+    gen.save(tmp_path / "beam.pt")
+    beam = mv.fit(focused(moses_sample), init=tmp_path / "beam.pt", epochs=1, progress=False)
+    assert (beam.generator().default_method, beam.generator().beam_width) == ("beam", 5)
 
 
 def test_lineage_adds_up_over_pieces(tmp_path, parent_run, moses_sample):
