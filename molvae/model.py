@@ -167,6 +167,22 @@ def live_size(n: int) -> int:
     return -(-n >> k) << k
 
 
+def _decode_outputs(B: int, max_len: int, dev: torch.device):
+    """Empty results of a decoding: ids ``(B, max_len)`` of ``<pad>``, lengths, NLL."""
+    out = torch.full((B, max_len), PAD, dtype=torch.long, device=dev)
+    return out, torch.full((B,), max_len, dtype=torch.long, device=dev), torch.zeros(B, device=dev)
+
+
+def _decoding_masks(V: int, start_ids: list[int] | None, dev: torch.device):
+    """Tokens never decoded (``<pad>``, ``<bos>``, ``<unk>``) and those not allowed first (also
+    ``<eos>``, or all but ``start_ids``): two ``(V,)`` boolean masks."""
+    banned = torch.zeros(V, dtype=torch.bool, device=dev)
+    banned[[PAD, BOS, UNK]] = True
+    first_banned = torch.ones(V, dtype=torch.bool, device=dev)
+    first_banned[start_ids if start_ids is not None else list(range(EOS + 1, V))] = False
+    return banned, first_banned | banned
+
+
 class MolVAE(nn.Module):
     """GRU encoder + GRU decoder VAE over token ids (``<pad>=0, <bos>=1, <eos>=2, <unk>=3``)."""
 
@@ -246,14 +262,8 @@ class MolVAE(nn.Module):
         V = self.cfg.vocab_size
         step = self.decoder.stepper(self.embedding.weight, z, dtype)
         h = self.decoder.initial_hidden(z).to(dtype or z.dtype)  # (L, B, H)
-        out = torch.full((B, max_len), PAD, dtype=torch.long, device=dev)
-        lengths = torch.full((B,), max_len, dtype=torch.long, device=dev)
-        nll = torch.zeros(B, device=dev)
-        banned = torch.zeros(V, dtype=torch.bool, device=dev)
-        banned[[PAD, BOS, UNK]] = True
-        first_banned = torch.ones(V, dtype=torch.bool, device=dev)
-        first_banned[start_ids if start_ids is not None else list(range(EOS + 1, V))] = False
-        first_banned |= banned
+        out, lengths, nll = _decode_outputs(B, max_len, dev)
+        banned, first_banned = _decoding_masks(V, start_ids, dev)
         # Only unfinished rows are decoded: `rows` maps the live batch to the output rows. Dropping
         # finished rows costs a host sync, so on accelerators it happens every 8 steps; the live
         # batch shrinks through the sizes of `live_size` only (finished rows fill the gap).
@@ -311,14 +321,8 @@ class MolVAE(nn.Module):
         B, dev, k = z.shape[0], z.device, int(width)
         V = self.cfg.vocab_size
         step = self.decoder.stepper(self.embedding.weight, z, dtype)
-        out = torch.full((B, max_len), PAD, dtype=torch.long, device=dev)
-        lengths = torch.full((B,), max_len, dtype=torch.long, device=dev)
-        nll = torch.zeros(B, device=dev)
-        banned = torch.zeros(V, dtype=torch.bool, device=dev)
-        banned[[PAD, BOS, UNK]] = True
-        first_banned = torch.ones(V, dtype=torch.bool, device=dev)
-        first_banned[start_ids if start_ids is not None else list(range(EOS + 1, V))] = False
-        first_banned |= banned
+        out, lengths, nll = _decode_outputs(B, max_len, dev)
+        banned, first_banned = _decoding_masks(V, start_ids, dev)
         ended_row = torch.full((V,), float("-inf"), device=dev)
         ended_row[PAD] = 0.0  # an ended hypothesis only continues with <pad>, at no cost
         # live molecules `mols` (M,), each with k hypotheses in consecutive rows (M * k)
