@@ -35,6 +35,7 @@ from typing import Any
 
 import torch
 
+from molvae.checks import check_count
 from molvae.config import ModelConfig
 from molvae.constants import DECODE_METHODS, MAX_BEAM_WIDTH, MAX_TRAIN_LEN
 from molvae.exceptions import CheckpointError, ConfigError, TokenizerError
@@ -275,14 +276,11 @@ def _check_plain_sections(path: Path, payload: dict[str, Any]) -> None:
             f"{path}: metadata['sampling']['method'] must be one of {list(DECODE_METHODS)}, "
             f"got {method!r}"
         )
-    width = sampling.get("beam_width")
-    if width is not None and (
-        isinstance(width, bool) or not isinstance(width, int) or not 1 <= width <= MAX_BEAM_WIDTH
-    ):
-        raise CheckpointError(
-            f"{path}: metadata['sampling']['beam_width'] must be an integer from 1 to "
-            f"{MAX_BEAM_WIDTH}, got {width!r}"
-        )
+    if sampling.get("beam_width") is not None:
+        try:
+            check_count("beam_width", sampling["beam_width"], 1, MAX_BEAM_WIDTH)
+        except ValueError as e:
+            raise CheckpointError(f"{path}: metadata['sampling']: {e}") from None
 
 
 def load(path: str | os.PathLike) -> Checkpoint:

@@ -24,6 +24,7 @@ import pandas as pd
 import torch
 
 from molvae import checkpoint as ckpt
+from molvae.checks import check_count
 from molvae.chem import canonical_forms, smiles_list
 from molvae.constants import (
     BEAM_WIDTH,
@@ -77,17 +78,6 @@ def check_decoding_args(
         raise ValueError(f"max_len must be from 1 to {MAX_DECODE_LEN:,} tokens, got {max_len!r}")
     if isinstance(batch_size, bool) or int(batch_size) < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size!r}")
-
-
-def check_beam_width(width: Any) -> int:
-    """``width`` as an int from 1 to ``MAX_BEAM_WIDTH``, else ``ValueError``."""
-    if (
-        isinstance(width, bool)
-        or not isinstance(width, (int, np.integer))
-        or not (1 <= width <= MAX_BEAM_WIDTH)
-    ):
-        raise ValueError(f"beam_width must be an integer from 1 to {MAX_BEAM_WIDTH}, got {width!r}")
-    return int(width)
 
 
 def check_latent(z: torch.Tensor) -> None:
@@ -231,7 +221,7 @@ class Codec:
 
     @beam_width.setter
     def beam_width(self, value: int) -> None:
-        self._set_sampling(beam_width=check_beam_width(value))
+        self._set_sampling(beam_width=check_count("beam_width", value, 1, MAX_BEAM_WIDTH))
 
     def _set_sampling(self, **values: Any) -> None:
         sampling = {**(self.metadata.get("sampling") or {}), **values}

@@ -39,8 +39,8 @@ import torch
 import molvae as mv
 from molvae import bundled
 from molvae import checkpoint as ckpt
-from molvae.codec import check_beam_width
-from molvae.constants import BEAM_WIDTH, DECODE_METHODS
+from molvae.checks import check_count
+from molvae.constants import BEAM_WIDTH, DECODE_METHODS, MAX_BEAM_WIDTH
 from molvae.lineage import cpu_name
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -375,7 +375,9 @@ def main() -> int:
     method = args.decoding or (src.metadata.get("sampling") or {}).get("method", "multinomial")
     src.metadata["sampling"] = {**(src.metadata.get("sampling") or {}), "method": method}
     if args.beam_width is not None:
-        src.metadata["sampling"]["beam_width"] = check_beam_width(args.beam_width)
+        src.metadata["sampling"]["beam_width"] = check_count(
+            "--beam-width", args.beam_width, 1, MAX_BEAM_WIDTH
+        )
     tc = src.train_config or {}
     data_file = mv.datasets.resolve(tc["data"]) if tc.get("data") else None
     n_params = sum(p.numel() for p in model.parameters())
