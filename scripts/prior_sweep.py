@@ -35,8 +35,8 @@ def main() -> None:
     ap.add_argument("--spreads", default="1.0,1.25,1.5")
     ap.add_argument("--temperatures", default="1.0")
     ap.add_argument("--decoding", default="multinomial",
-                    help="comma list of decoding methods: multinomial, greedy (temperature "
-                    "does not apply to greedy)")  # fmt: skip
+                    help="comma list of decoding methods: multinomial, greedy, beam (temperature "
+                    "does not apply to greedy or beam)")  # fmt: skip
     ap.add_argument("--method", default="posterior", choices=["posterior", "gmm"],
                     help="the learned prior's kind (Generator.fit_prior)")  # fmt: skip
     ap.add_argument("--fit-size", type=int, default=20000, help="training molecules encoded")
@@ -82,7 +82,7 @@ def main() -> None:
                 )
                 m = mv.evaluate(list(samples.smiles), n_jobs=args.jobs)
                 cells = " | ".join("-" if m.get(c) is None else f"{m[c]:.3f}" for c in COLUMNS)
-                t = "-" if decoding == "greedy" else temperature
+                t = "-" if decoding in ("greedy", "beam") else temperature
                 print(f"| {args.method} | {k} | {spread} | {decoding} | {t} | {cells} | "
                       f"{time.time() - t0:.0f} |",
                       flush=True)  # fmt: skip
