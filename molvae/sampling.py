@@ -257,10 +257,12 @@ def sample(
         seed: same seed, same molecules (for the same ``batch_size`` and device).
         batch_size: molecules decoded at once.
         max_len: most tokens per molecule (default: the training data's longest + margin).
-        method: ``"multinomial"``, ``"greedy"`` (most likely token at each step) or ``"auto"``
-            (default): the model's own (``gen.default_method``: the method stored with the model, else
-            multinomial; greedy suits SELFIES models, whose sampled mistakes become odd molecules);
-            with a ``temperature`` other than 1, ``"auto"`` samples multinomially.
+        method: ``"multinomial"``, ``"greedy"`` (most likely token at each step), ``"beam"``
+            (the most likely string of ``gen.beam_width`` kept at each step) or ``"auto"``
+            (default): the model's own (``gen.default_method``: the method stored with the model,
+            else multinomial; both bundled models decode by beam search, since a SMILES model's
+            sampled mistakes are invalid strings and a SELFIES model's are odd molecules); with a
+            ``temperature`` other than 1, ``"auto"`` samples multinomially.
         progress: show a progress bar.
         prior: where z comes from: ``"standard"`` N(0, I), ``"learned"`` the model's learned
             prior (a Gaussian mixture fitted to the codes of training molecules; samples
