@@ -41,7 +41,7 @@ from molvae.constants import (
 from molvae.device import autocast, default_precision, torch_generator
 from molvae.inputs import Inputs, has_stereo_tokens, read_inputs, read_one
 from molvae.model import MolVAE
-from molvae.prior import GaussianMixturePrior, fit_prior
+from molvae.prior import ComponentDeck, GaussianMixturePrior, fit_prior
 from molvae.tokenizers import Tokenizer, pad_rows
 
 logger = logging.getLogger(__name__)
@@ -338,10 +338,14 @@ class Codec:
 
     prior_in_use = z_source  # the older name
 
-    def draw_z(self, n: int, source: str, generator: torch.Generator) -> torch.Tensor:
-        """``(n, latent_dim)`` latent points from ``source`` (see :meth:`z_source`)."""
+    def draw_z(
+        self, n: int, source: str, generator: torch.Generator, deck: ComponentDeck | None = None
+    ) -> torch.Tensor:
+        """``(n, latent_dim)`` latent points from ``source`` (see :meth:`z_source`); from the
+        learned prior, with its components dealt from ``deck`` (one per sampling run, from
+        ``gen.prior.deck(generator)``, so that the run's batches share one stratified draw)."""
         if source == "learned":
-            return self.prior.sample(n, generator=generator, device=self.device)  # type: ignore[union-attr]
+            return self.prior.sample(n, generator=generator, device=self.device, deck=deck)  # type: ignore[union-attr]
         return torch.randn(n, self.latent_dim, device=self.device, generator=generator)
 
     def fit_prior(

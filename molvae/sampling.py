@@ -95,6 +95,7 @@ def _stream(
     method = codec.resolve_method(method, temperature)
     source = codec.z_source(prior)
     gen = torch_generator(seed, codec.device)
+    deck = codec.prior.deck(gen) if source == "learned" else None  # type: ignore[union-attr]
     if n_jobs is None:
         n_jobs = 0 if codec.device.type == "cpu" else default_jobs()
     cpus = os.cpu_count() or 1
@@ -108,7 +109,7 @@ def _stream(
         while done < n or pending:
             if done < n:
                 b = min(batch_size, n - done)
-                z = codec.draw_z(b, source, gen)
+                z = codec.draw_z(b, source, gen, deck)
                 rows, nll = codec.decode_ids(z, method, temperature, max_len, gen, b)
                 tokens = np.fromiter((len(r) for r in rows), dtype=np.int64, count=len(rows))
                 if pool is None:

@@ -36,10 +36,11 @@ def draw(gen, n: int, seed: int, batch_size: int = 1000) -> pd.DataFrame:
     """``n`` samples with their token counts (the codec's own decoding, default settings)."""
     g = torch_generator(seed, gen.device)
     source = gen.z_source("auto")
+    deck = gen.prior.deck(g) if source == "learned" else None  # as molvae.sampling deals them
     rows, nlls = [], []
     for start in range(0, n, batch_size):
         b = min(batch_size, n - start)
-        ids, nll = gen.decode_ids(gen.draw_z(b, source, g), "multinomial", 1.0, None, g, b)
+        ids, nll = gen.decode_ids(gen.draw_z(b, source, g, deck), "multinomial", 1.0, None, g, b)
         rows += ids
         nlls.append(nll)
     smiles = gen.tokenizer.decode_batch(rows)

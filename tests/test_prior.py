@@ -46,6 +46,40 @@ def test_sampling_is_seeded_and_follows_the_mixture():
     assert prior.log_prob(a[:5]).shape == (5,)
 
 
+def test_deck_deals_equal_components_once_per_pass_and_unequal_ones_by_weight():
+    g = torch.Generator().manual_seed(0)
+    deck = GaussianMixturePrior(
+        torch.full((50,), 0.02), torch.randn(50, 3), torch.ones(50, 3)
+    ).deck(g)
+    first = torch.cat([deck.take(20), deck.take(30)])  # two batches of one run: one pass
+    assert sorted(first.tolist()) == list(range(50))
+    second = deck.take(75)  # the next pass, then half of a third
+    assert sorted(second[:50].tolist()) == list(range(50)) and len(set(second[50:].tolist())) == 25
+    assert not torch.equal(first, second[:50])  # each pass shuffled anew
+    # unequal weights: 0.125 x 8 places per pass = 1 each of the first, 4.8 of the second...
+    w = torch.tensor([0.125, 0.6, 0.275])
+    deck = GaussianMixturePrior(w, torch.zeros(3, 2), torch.ones(3, 2)).deck(g)
+    counts = torch.bincount(deck.take(8000), minlength=3).double() / 8000
+    assert torch.allclose(counts, w.double(), atol=0.01)
+    assert len(deck.take(0)) == 0
+
+
+def test_sampling_from_posteriors_meets_each_component_once():
+    """The learned prior's draws within one run use different components (the repeats that
+    independent draws would make are what stratification removes)."""
+    mu, logvar = torch.randn(40, 4), torch.full((40, 4), -2.0)
+    prior = GaussianMixturePrior.from_posteriors(mu, logvar, n_components=40)
+    g = torch.Generator().manual_seed(1)
+    deck = prior.deck(g)
+    z = torch.cat(
+        [prior.sample(15, g, scale=1e-6, deck=deck), prior.sample(25, g, scale=1e-6, deck=deck)]
+    )
+    nearest = (z[:, None] - prior.means[None]).norm(dim=-1).argmin(dim=1)
+    assert sorted(nearest.tolist()) == list(range(40))
+    one_call = prior.sample(40, torch.Generator().manual_seed(1), scale=1e-6)  # a deck of its own
+    assert len(set((one_call[:, None] - prior.means[None]).norm(dim=-1).argmin(1).tolist())) == 40
+
+
 def test_plain_data_round_trip_and_bad_input():
     prior = GaussianMixturePrior.fit(two_clusters(), n_components=2, seed=0)
     back = GaussianMixturePrior.from_dict(prior.to_dict())

@@ -95,9 +95,11 @@ def _per_token(gen, n, seed, batch_size):
     from molvae.device import torch_generator
 
     g, out = torch_generator(seed, gen.device), []
+    source = gen.z_source("auto")
+    deck = gen.prior.deck(g) if source == "learned" else None  # one draw of components per run
     for start in range(0, n, batch_size):
         b = min(batch_size, n - start)
-        rows, nll = gen.decode_ids(gen.draw_z(b, gen.z_source("auto"), g), "multinomial", 1.0,
+        rows, nll = gen.decode_ids(gen.draw_z(b, source, g, deck), "multinomial", 1.0,
                                    None, g, b)  # fmt: skip
         out += [v / len(r) for r, v in zip(rows, nll.tolist())]
     return torch.tensor(out).numpy()
