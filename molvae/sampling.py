@@ -267,8 +267,10 @@ def sample(
         progress: show a progress bar.
         prior: where z comes from: ``"standard"`` N(0, I), ``"learned"`` the model's learned
             prior (a Gaussian mixture fitted to the codes of training molecules; samples
-            resemble the training set far more, see docs/recipe.md), ``"auto"`` (default)
-            the learned prior when the model has one, else N(0, I).
+            resemble the training set far more, see docs/recipe.md; one call deals its
+            components in stratified passes, :class:`~molvae.prior.ComponentDeck`, so up to
+            ``K`` samples meet ``K`` equal components once each), ``"auto"`` (default) the
+            learned prior when the model has one, else N(0, I).
         n_jobs: worker processes for the RDKit checks, overlapped with decoding (default:
             none on a CPU, up to 8 on an accelerator).
         valid_only: keep drawing until ``n`` *valid* molecules are in hand (raw samples, what
