@@ -16,6 +16,7 @@ from molvae.config import ModelConfig
 from molvae.files import file_sha256
 from molvae.losses import reconstruction_loss
 from molvae.model import MolVAE
+from molvae.tokenizers import pad_rows
 
 from .helpers import TINY_MODEL
 
@@ -59,9 +60,7 @@ def test_the_wider_decoder_gives_the_parents_logits(wm, tokenizer, moses_sample,
 def test_the_new_units_get_gradients(wm, tokenizer, moses_sample):
     child = wm.widen(parent_model(tokenizer, 2), 96).train()
     ids = [tokenizer.encode(s) for s in moses_sample[:16]]
-    batch = torch.zeros(len(ids), max(map(len, ids)), dtype=torch.long)
-    for i, row in enumerate(ids):
-        batch[i, : len(row)] = torch.tensor(row)
+    batch = torch.from_numpy(pad_rows(ids))
     logits, _, _ = child(batch, torch.tensor([len(r) for r in ids]))
     reconstruction_loss(logits, batch[:, 1:]).backward()
     # the output columns that read the new units start at zero but learn at once
