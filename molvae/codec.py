@@ -5,9 +5,10 @@ Every verb that takes molecules goes through one input path (:meth:`Codec.inputs
 one canonicaliser ``molvae.chem.canonical_forms``, and :meth:`Codec.batches`), and every verb that
 makes molecules through one decode-and-check path (:meth:`Codec.decode`), so sampling,
 reconstruction, the latent walks, optimisation and training validation decode and compare the
-same way. The verbs themselves live in their own modules (``molvae.sampling``,
-``molvae.reconstruct``, ``molvae.likelihood``, ``molvae.latent``, ``molvae.optimize``) and take a
-Codec; :class:`molvae.generator.Generator` is the Codec with those verbs attached.
+same way. The verbs themselves live in their own modules (``molvae.encoding``,
+``molvae.sampling``, ``molvae.reconstruct``, ``molvae.likelihood``, ``molvae.latent``,
+``molvae.optimize``) and take a Codec; the checks of decoding arguments and the decoded frame are
+in ``molvae.decoding``; :class:`molvae.generator.Generator` is the Codec with those verbs attached.
 """
 
 from __future__ import annotations
@@ -26,71 +27,26 @@ import torch
 from molvae import checkpoint as ckpt
 from molvae.checks import check_count
 from molvae.chem import canonical_forms, smiles_list
-from molvae.constants import (
-    BEAM_WIDTH,
-    DECODE_METHODS,
+from molvae.constants import BEAM_WIDTH, DECODE_METHODS, MAX_BEAM_WIDTH, Z_SOURCES
+from molvae.decoding import (  # noqa: F401  (importable from here too)
     DEFAULT_MAX_LEN,
-    LENGTH_MARGIN,
-    MAX_ABS_Z,
-    MAX_BEAM_WIDTH,
-    MAX_DECODE_LEN,
-    MAX_TEMPERATURE,
-    PRECISION_NAMES,
-    Z_SOURCES,
+    PRECISIONS,
+    SAMPLE_COLUMNS,
+    check_decoding_args,
+    check_latent,
+    decode_length,
+    sample_frame,
 )
 from molvae.device import autocast, default_precision, torch_generator
-from molvae.inputs import Inputs, has_stereo_tokens, read_inputs, read_one
+from molvae.inputs import Inputs, has_stereo_tokens, read_inputs
 from molvae.model import MolVAE
-from molvae.prior import ComponentDeck, GaussianMixturePrior, fit_prior
+from molvae.prior import GaussianMixturePrior, fit_prior
 from molvae.tokenizers import Tokenizer, pad_rows
 
 logger = logging.getLogger(__name__)
 
-SAMPLE_COLUMNS = ["smiles", "valid", "canonical", "nll"]
 METHODS = DECODE_METHODS  # the older name
 PRIORS = Z_SOURCES  # the older name
-PRECISIONS = dict(zip(PRECISION_NAMES, (None, torch.bfloat16)))  # precision -> dtype of the steps
-
-
-def decode_length(train_max_len: int | None) -> int:
-    """Most tokens decoded per molecule for a model trained with ``max_len`` (None: unknown)."""
-    return int(train_max_len) + LENGTH_MARGIN if train_max_len else DEFAULT_MAX_LEN
-
-
-def check_decoding_args(
-    temperature: float, method: str, max_len: int | None = None, batch_size: int = 1
-) -> None:
-    """Raise ``ValueError`` for a temperature that is not a usable positive number (0.001 to
-    1,000), an unknown method, a max_len outside 1..10,000 or a batch_size below 1."""
-    if method != "auto" and method not in DECODE_METHODS:
-        raise ValueError(f"method must be one of {['auto', *DECODE_METHODS]}, got {method!r}")
-    t = float(temperature)
-    if not (np.isfinite(t) and 1e-3 <= t <= MAX_TEMPERATURE):
-        # below 1e-3 the softmax of logits / t overflows float32; use method="greedy" for t -> 0;
-        # above 1,000 every token is equally likely already
-        raise ValueError(
-            f"temperature must be a number from 0.001 to {MAX_TEMPERATURE:g} (method='greedy' "
-            f"for the limit 0), got {temperature!r}"
-        )
-    if max_len is not None and (
-        isinstance(max_len, bool) or not 1 <= float(max_len) <= MAX_DECODE_LEN
-    ):
-        raise ValueError(f"max_len must be from 1 to {MAX_DECODE_LEN:,} tokens, got {max_len!r}")
-    if isinstance(batch_size, bool) or int(batch_size) < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size!r}")
-
-
-def check_latent(z: torch.Tensor) -> None:
-    """Raise ``ValueError`` naming the rows of ``z (N, Z)`` that are not finite or beyond
-    ``MAX_ABS_Z`` (they would reach the sampler as NaN probabilities)."""
-    bad = ~(torch.isfinite(z) & (z.abs() <= MAX_ABS_Z)).all(dim=1)
-    if bool(bad.any()):
-        rows = torch.nonzero(bad).flatten().tolist()
-        shown = ", ".join(map(str, rows[:10])) + (", ..." if len(rows) > 10 else "")
-        raise ValueError(
-            f"z has {len(rows)} row(s) with NaN, infinite or |value| > {MAX_ABS_Z:g} "
-            f"coordinates (rows {shown})"
-        )
 
 
 @dataclass
@@ -321,33 +277,6 @@ class Codec:
             nlls.append(nll.float().cpu().numpy())
         return rows, np.concatenate(nlls)
 
-    def z_source(self, prior: str = "auto") -> str:
-        """``"learned"`` or ``"standard"``: where ``sample(..., prior=prior)`` draws z from.
-
-        Raises:
-            ValueError: an unknown ``prior``, or ``"learned"`` for a model without one.
-        """
-        if prior not in Z_SOURCES:
-            raise ValueError(f"prior must be one of {list(Z_SOURCES)}, got {prior!r}")
-        if prior == "learned" and self.prior is None:
-            raise ValueError(
-                "this model has no learned prior: fit one with gen.fit_prior(training_smiles) "
-                "(models trained with prior other than 'none' store one), or use prior='standard'"
-            )
-        return "learned" if self.prior is not None and prior != "standard" else "standard"
-
-    prior_in_use = z_source  # the older name
-
-    def draw_z(
-        self, n: int, source: str, generator: torch.Generator, deck: ComponentDeck | None = None
-    ) -> torch.Tensor:
-        """``(n, latent_dim)`` latent points from ``source`` (see :meth:`z_source`); from the
-        learned prior, with its components dealt from ``deck`` (one per sampling run, from
-        ``gen.prior.deck(generator)``, so that the run's batches share one stratified draw)."""
-        if source == "learned":
-            return self.prior.sample(n, generator=generator, device=self.device, deck=deck)  # type: ignore[union-attr]
-        return torch.randn(n, self.latent_dim, device=self.device, generator=generator)
-
     def fit_prior(
         self,
         smiles: Sequence[Any],
@@ -390,23 +319,6 @@ class Codec:
             arr = torch.from_numpy(pad_rows(batch)).to(self.device)  # type: ignore[arg-type]
             yield rows, arr, torch.tensor([len(r) for r in batch])  # type: ignore[arg-type]
 
-    def posterior(self, smiles: str) -> tuple[torch.Tensor, torch.Tensor]:
-        """``mu (Z,)``, ``logvar (Z,)`` of one molecule (float32, on the codec's device).
-
-        Raises:
-            TokenizerError: the molecule cannot be encoded; the message quotes the input and names
-                the reason or the token (and its position) the vocabulary lacks.
-        """
-        return self._posterior_changes(smiles)[:2]
-
-    def _posterior_changes(self, smiles: str) -> tuple[torch.Tensor, torch.Tensor, str | None]:
-        """:meth:`posterior` and what standardising the molecule changed (one pass)."""
-        ids, changes = read_one(smiles, self.tokenizer, self.standardize, self.keeps_stereo)
-        ids = torch.tensor([ids], device=self.device)
-        with torch.no_grad(), self.autocast():
-            mu, logvar = self.model.encode_params(ids, torch.tensor([ids.shape[1]]))
-        return mu[0].float(), logvar[0].float(), changes
-
     def posteriors(self, smiles: list[Any], batch_size: int = 1000) -> Posteriors:
         """q(z|x) of every input, NaN rows where one cannot be encoded (see :class:`Posteriors`)."""
         mu = np.full((len(smiles), self.latent_dim), np.nan, dtype=np.float32)
@@ -418,49 +330,6 @@ class Codec:
             mu[rows], logvar[rows] = m.float().cpu().numpy(), lv.float().cpu().numpy()
         return Posteriors(mu, logvar, inputs)
 
-    def encode(
-        self,
-        smiles: str | Sequence[Any],
-        sample: bool = False,
-        seed: int | None = None,
-        details: bool = False,
-        batch_size: int = 1000,
-    ) -> np.ndarray | tuple[np.ndarray, pd.DataFrame]:
-        """Latent points of molecules: ``mu`` (or a draw from q(z|x) with ``sample=True``).
-
-        Args:
-            smiles: one SMILES, a list or Series of them (a DataFrame: its ``smiles`` column).
-            sample: draw ``z ~ q(z|x)`` instead of returning the mean.
-            seed: seed for ``sample=True``.
-            details: also return a DataFrame with ``smiles``, ``reason`` (None when encoded) and
-                ``standardized`` (what standardising the input changed, None when nothing).
-
-        Returns:
-            ``(N, latent_dim)`` float32 array. In the batch form a row that cannot be encoded is
-            NaN and its reason is logged (and given by ``details=True``), never fatal.
-
-        Raises:
-            TokenizerError: a single SMILES that cannot be encoded (the message names the token).
-        """
-        if isinstance(smiles, str):
-            mu, logvar, change = self._posterior_changes(smiles)
-            mu_np, lv_np, reasons = mu.cpu().numpy()[None], logvar.cpu().numpy()[None], [None]
-            values: list[Any] = [smiles]
-            changes = [change]
-        else:
-            values = smiles_list(smiles)
-            post = self.posteriors(values, batch_size)
-            mu_np, lv_np, reasons = post.mu, post.logvar, post.inputs.reasons
-            changes = post.inputs.changes
-        z = mu_np
-        if sample:
-            rng = np.random.default_rng(seed)
-            z = (mu_np + np.exp(0.5 * lv_np) * rng.standard_normal(mu_np.shape)).astype(np.float32)
-        if details:
-            frame = {"smiles": pd.Series(values, dtype=object), "reason": reasons}
-            return z, pd.DataFrame({**frame, "standardized": changes})
-        return z
-
     def save(self, path: str | os.PathLike, metadata: dict | None = None) -> Path:
         """Write the model as a checkpoint (no training state) with its learned prior."""
         return ckpt.save(
@@ -470,17 +339,3 @@ class Codec:
             metadata={**self.metadata, **(metadata or {})},
             prior=self.prior.to_dict() if self.prior is not None else None,
         )
-
-
-def sample_frame(smiles: list[str], canonical: list[str | None], nll: Any) -> pd.DataFrame:
-    """The decoded-molecules frame: ``smiles``, ``valid``, ``canonical``, ``nll``."""
-    if not smiles:
-        return pd.DataFrame({c: [] for c in SAMPLE_COLUMNS})
-    return pd.DataFrame(
-        {
-            "smiles": smiles,
-            "valid": [c is not None for c in canonical],
-            "canonical": canonical,
-            "nll": nll,
-        }
-    )

@@ -17,7 +17,7 @@ import os
 import torch
 
 from molvae import anomaly as _anomaly
-from molvae import latent, likelihood, sampling
+from molvae import encoding, latent, likelihood, sampling
 from molvae import optimize as _optimize
 from molvae import reconstruct as _reconstruct
 from molvae.codec import (  # noqa: F401  (the decoding constants, importable from here too)
@@ -35,16 +35,23 @@ from molvae.device import torch_generator  # noqa: F401  (importable from here t
 class Generator(Codec):
     """Sample, encode, decode, reconstruct, score and walk the latent space of a trained model.
 
-    Everything a :class:`~molvae.codec.Codec` does (``encode``, ``decode``, ``posterior``,
-    ``fit_prior``, ``save``), plus the verbs below, each the function of the module that owns it
-    (its first argument is the model): ``sample``, ``iter_samples``, ``sample_to_csv``,
-    ``nll_threshold``
-    (:mod:`molvae.sampling`), ``reconstruct`` (:mod:`molvae.reconstruct`), ``elbo``
-    (:mod:`molvae.likelihood`), ``anomaly``, ``calibrate_anomaly`` (:mod:`molvae.anomaly`), ``interpolate``, ``neighbors``, ``traverse`` (:mod:`molvae.latent`),
-    ``optimize``, ``fit_predictor`` (:mod:`molvae.optimize`). Build one with :func:`load` (or
-    ``FitResult.generator()``); the constructor takes the same arguments as ``Codec``.
+    Everything a :class:`~molvae.codec.Codec` does (``decode``, ``posteriors``, ``fit_prior``,
+    ``save``), plus the verbs below, each the function of the module that owns it (its first
+    argument is the model): ``encode``, ``posterior`` (:mod:`molvae.encoding`), ``sample``,
+    ``iter_samples``, ``sample_to_csv``, ``nll_threshold``, ``z_source``, ``draw_z``
+    (:mod:`molvae.sampling`),
+    ``reconstruct`` (:mod:`molvae.reconstruct`), ``elbo`` (:mod:`molvae.likelihood`),
+    ``anomaly``, ``calibrate_anomaly`` (:mod:`molvae.anomaly`), ``interpolate``, ``neighbors``,
+    ``traverse`` (:mod:`molvae.latent`), ``optimize``, ``fit_predictor`` (:mod:`molvae.optimize`).
+    Build one with :func:`load` (or ``FitResult.generator()``); the constructor takes the same
+    arguments as ``Codec``.
     """
 
+    encode = encoding.encode
+    posterior = encoding.posterior
+    z_source = sampling.z_source
+    prior_in_use = sampling.z_source  # the older name
+    draw_z = sampling.draw_z
     sample = sampling.sample
     iter_samples = sampling.iter_samples
     sample_to_csv = sampling.sample_to_csv

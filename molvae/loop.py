@@ -12,6 +12,7 @@ import threading
 import time
 from typing import Any
 
+import numpy as np
 import torch
 
 from molvae.config import TrainConfig
@@ -117,6 +118,35 @@ def train_step(
     return values[0], values[1], values[2]
 
 
+def epoch_batches(
+    train: PreparedData, cfg: TrainConfig, epoch: int, world: World
+) -> list[np.ndarray]:
+    """The epoch's shuffled, length-bucketed global batches of row indices, the same on every
+    rank (seeded by ``cfg.seed`` and the epoch). Distributed, a global batch too small to give
+    every rank a molecule is skipped."""
+    batches = batch_indices(
+        train.lengths, cfg.batch_size, shuffle=True, bucket=True, seed=cfg.seed * 100_003 + epoch
+    )
+    if world.active:
+        batches = [b for b in batches if len(b) >= world.size]
+    return batches
+
+
+def _stop_now(
+    world: World, deadline: float, step: int, stop: StopRequest | None, device: torch.device
+) -> tuple[bool, bool]:
+    """``(late, signalled)`` after a step: past the deadline, or a signal caught by ``stop``.
+    Distributed, every rank stops at the same step: the ranks agree at every step when there is
+    a deadline, else every ``SIGNAL_CHECK_EVERY`` steps (a signal waits for the next check)."""
+    late = time.monotonic() > deadline
+    signalled = stop is not None and stop.requested is not None
+    if world.active and (math.isfinite(deadline) or step % SIGNAL_CHECK_EVERY == 0):
+        late, signalled = world.reduce_step([], [late, signalled], device)[1]
+    elif world.active:
+        signalled = False  # agreed on at the next check
+    return late, signalled
+
+
 def train_epoch(
     model: MolVAE,
     optimizer: torch.optim.Optimizer,
@@ -147,15 +177,7 @@ def train_epoch(
     world = world or World()
     net = net or model
     model.train()
-    batches = batch_indices(
-        train.lengths,
-        cfg.batch_size,
-        shuffle=True,
-        bucket=True,
-        seed=cfg.seed * 100_003 + state.epoch,
-    )
-    if world.active:  # a global batch too small to give every rank a molecule is skipped
-        batches = [b for b in batches if len(b) >= world.size]
+    batches = epoch_batches(train, cfg, state.epoch, world)
     sums = {"loss": 0.0, "recon": 0.0, "kl": 0.0}
     n, timed_out, interrupted, beta = 0, False, None, beta_at(state.step, cfg)
     t0 = time.monotonic()
@@ -188,13 +210,7 @@ def train_epoch(
         n += len(idx)
         bar.update()
         bar.set_postfix(recon=f"{recon:.2f}", kl=f"{kl:.2f}", beta=f"{beta:.3f}")
-        late = time.monotonic() > deadline
-        signalled = stop is not None and stop.requested is not None
-        if world.active and (math.isfinite(deadline) or state.step % SIGNAL_CHECK_EVERY == 0):
-            # every rank stops at the same step
-            late, signalled = world.reduce_step([], [late, signalled], model.device)[1]
-        elif world.active:
-            signalled = False  # agreed on at the next check
+        late, signalled = _stop_now(world, deadline, state.step, stop, model.device)
         if late or signalled:
             timed_out = late
             if signalled:

@@ -23,14 +23,18 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import torch
 
 from molvae.checks import check_count, check_number
 from molvae.chem import canonical_forms
-from molvae.codec import Codec, check_decoding_args, sample_frame
+from molvae.codec import Codec
+from molvae.constants import Z_SOURCES
+from molvae.decoding import check_decoding_args, sample_frame
 from molvae.device import torch_generator
 from molvae.exceptions import SamplingError
 from molvae.files import table_format, table_writer
 from molvae.parallel import default_jobs, process_pool
+from molvae.prior import ComponentDeck
 from molvae.tokenizers import Tokenizer, tokenizer_from_dict
 
 logger = logging.getLogger(__name__)
@@ -50,6 +54,37 @@ def _decode_and_check(rows: list[list[int]]) -> tuple[list[str], list[str | None
     """A worker's share of a batch: token ids -> SMILES -> canonical SMILES (or None)."""
     smiles = _WORKER_TOKENIZER.decode_batch(rows)  # type: ignore[union-attr]
     return smiles, canonical_forms(smiles, 1)[0]
+
+
+def z_source(codec: Codec, prior: str = "auto") -> str:
+    """``"learned"`` or ``"standard"``: where ``sample(..., prior=prior)`` draws z from.
+
+    Raises:
+        ValueError: an unknown ``prior``, or ``"learned"`` for a model without one.
+    """
+    if prior not in Z_SOURCES:
+        raise ValueError(f"prior must be one of {list(Z_SOURCES)}, got {prior!r}")
+    if prior == "learned" and codec.prior is None:
+        raise ValueError(
+            "this model has no learned prior: fit one with gen.fit_prior(training_smiles) "
+            "(models trained with prior other than 'none' store one), or use prior='standard'"
+        )
+    return "learned" if codec.prior is not None and prior != "standard" else "standard"
+
+
+def draw_z(
+    codec: Codec,
+    n: int,
+    source: str,
+    generator: torch.Generator,
+    deck: ComponentDeck | None = None,
+) -> torch.Tensor:
+    """``(n, latent_dim)`` latent points from ``source`` (see :func:`z_source`); from the
+    learned prior, with its components dealt from ``deck`` (one per sampling run, from
+    ``gen.prior.deck(generator)``, so that the run's batches share one stratified draw)."""
+    if source == "learned":
+        return codec.prior.sample(n, generator=generator, device=codec.device, deck=deck)  # type: ignore[union-attr]
+    return torch.randn(n, codec.latent_dim, device=codec.device, generator=generator)
 
 
 def iter_samples(
@@ -93,7 +128,7 @@ def _stream(
     n = check_count("n", n)
     check_decoding_args(temperature, method, max_len, batch_size)
     method = codec.resolve_method(method, temperature)
-    source = codec.z_source(prior)
+    source = z_source(codec, prior)
     gen = torch_generator(seed, codec.device)
     deck = codec.prior.deck(gen) if source == "learned" else None  # type: ignore[union-attr]
     if n_jobs is None:
@@ -109,7 +144,7 @@ def _stream(
         while done < n or pending:
             if done < n:
                 b = min(batch_size, n - done)
-                z = codec.draw_z(b, source, gen, deck)
+                z = draw_z(codec, b, source, gen, deck)
                 rows, nll = codec.decode_ids(z, method, temperature, max_len, gen, b)
                 tokens = np.fromiter((len(r) for r in rows), dtype=np.int64, count=len(rows))
                 if pool is None:

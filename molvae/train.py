@@ -4,7 +4,8 @@ The pieces, each in one place: the configuration (``molvae.config``), the run di
 policy and what survives a restart (``molvae.rundir``), the training data
 (``molvae.data.training_data``), one step and one epoch of optimisation and the one decision of
 why training stops (``molvae.loop``), validation through the codec's own decoding
-(``molvae.validation``), and where a run starts from (``molvae.lineage``).
+(``molvae.validation``), and where a run starts from (``molvae.start``: a new model, a resumed
+run or a parent's weights, with its lineage from ``molvae.lineage``).
 ``resume=True`` continues the same run from ``last.pt``: epoch, step, optimizer, RNG state, beta
 schedule and history, so an interrupted run ends with the same weights as an uninterrupted one.
 
@@ -31,15 +32,15 @@ import pandas as pd
 import torch
 
 from molvae import checkpoint as ckpt
-from molvae import lineage
+from molvae import lineage, start
 from molvae.anomaly import MAX_STORED_SCORES, METADATA_KEY, MIN_CALIBRATION, calibrate_anomaly
 from molvae.codec import Codec
-from molvae.config import ModelConfig, TrainConfig, resolve_configs, to_toml
+from molvae.config import ModelConfig, TrainConfig, to_toml
 from molvae.constants import DECODE_METHODS
 from molvae.data import PreparedData, training_data
 from molvae.device import resolve_device, use_bf16
 from molvae.distributed import World
-from molvae.exceptions import CheckpointError, ConfigError
+from molvae.exceptions import ConfigError
 from molvae.loop import StopRequest, stop_reason, train_epoch
 from molvae.model import MolVAE, count_parameters
 from molvae.prior import GaussianMixturePrior
@@ -165,7 +166,7 @@ def _fit(
 ) -> FitResult:
     last = ckpt.load(Path(out_dir) / "last.pt") if resume else None  # type: ignore[arg-type]
     parent = lineage.Parent.load(init) if init is not None else None
-    model_config, cfg = _configure(
+    model_config, cfg = start.configure(
         model_config, train_config, preset, train_overrides, last, parent
     )
     world.check(cfg.batch_size)
@@ -187,11 +188,11 @@ def _fit(
     model_config = ModelConfig(**{**asdict(model_config), "vocab_size": tokenizer.vocab_size})
 
     # ---- model, optimizer, state --------------------------------------------------------------
-    model, optimizer, total_steps = _build(model_config, cfg, device, len(train))
+    model, optimizer, total_steps = start.build(model_config, cfg, device, len(train))
     if world.active:  # each rank draws its own z noise; the result depends on seed + world size
         torch.manual_seed(cfg.seed + 1_000_003 * world.rank)
-    state, best_weights = _restore(model, optimizer, last, parent, run, world)
-    earlier, parent_sha = _lineage_start(last, parent)
+    state, best_weights = start.restore(model, optimizer, last, parent, run, world)
+    earlier, parent_sha = start.lineage_start(last, parent)
     world.barrier()  # every rank has read last.pt before rank 0 writes anything
     if run is not None:  # only now, with data and configuration proved valid, is the folder changed
         run.open_for(to_toml(model_config, cfg), state.history)
@@ -221,15 +222,10 @@ def _fit(
             )
             if improved:
                 best_weights = {k: v.detach().clone() for k, v in model.state_dict().items()}
-            rank_rng = world.gather(torch.get_rng_state()) if world.active else None
             state.wall_seconds += time.monotonic() - epoch_start
-            if run is not None:
-                train_state = {**state.to_dict(rank_rng), "optimizer": optimizer.state_dict()}
-                info = {**meta, "epoch": state.epoch, "step": state.step,
-                        "lineage": lineage.record(earlier, piece_of(state))}  # fmt: skip
-                run.save_epoch(improved, model, tokenizer, asdict(cfg), train_state, info)
-                run.write_history(state.history)
-            world.barrier()
+            lineage_now = lineage.record(earlier, piece_of(state))
+            _save_epoch(run, model, optimizer, tokenizer, cfg, state, improved, meta, lineage_now,
+                        world)  # fmt: skip
             stopped = stop_reason(state, cfg, total_steps, timed_out, interrupted)
     logger.info("training stopped: %s after %d epochs, %d steps", stopped, state.epoch, state.step)
 
@@ -255,6 +251,30 @@ def _inherited_sampling(
     if stored.get("method") not in DECODE_METHODS:
         return {}
     return {"sampling": {k: stored[k] for k in ("method", "beam_width") if k in stored}}
+
+
+def _save_epoch(
+    run: RunDir | None,
+    model: MolVAE,
+    optimizer: torch.optim.Optimizer,
+    tokenizer: Tokenizer,
+    cfg: TrainConfig,
+    state: RunState,
+    improved: bool,
+    meta: dict[str, Any],
+    lineage_now: dict[str, Any],
+    world: World,
+) -> None:
+    """Write the epoch's checkpoints (``last.pt``, and ``best.pt`` when ``improved``) and
+    ``metrics.csv`` (rank 0), with every rank's RNG state so that a resumed run draws the same
+    numbers; then wait for every rank."""
+    rank_rng = world.gather(torch.get_rng_state()) if world.active else None
+    if run is not None:
+        train_state = {**state.to_dict(rank_rng), "optimizer": optimizer.state_dict()}
+        info = {**meta, "epoch": state.epoch, "step": state.step, "lineage": lineage_now}
+        run.save_epoch(improved, model, tokenizer, asdict(cfg), train_state, info)
+        run.write_history(state.history)
+    world.barrier()
 
 
 def _close_epoch(
@@ -324,40 +344,6 @@ def _calibrate(
     return cal.to_dict()
 
 
-def _build(
-    model_config: ModelConfig, cfg: TrainConfig, device: torch.device, n_train: int
-) -> tuple[MolVAE, torch.optim.Optimizer, int]:
-    """The seeded model, its optimizer and the run's total optimisation steps."""
-    torch.manual_seed(cfg.seed)
-    model = MolVAE(model_config).to(device)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    total_steps = cfg.epochs * math.ceil(n_train / cfg.batch_size)
-    return model, optimizer, min(total_steps, cfg.max_steps) if cfg.max_steps else total_steps
-
-
-def _configure(
-    model_config: ModelConfig | None,
-    train_config: TrainConfig | None,
-    preset: str | None,
-    overrides: dict[str, Any],
-    last: ckpt.Checkpoint | None,
-    parent: lineage.Parent | None,
-) -> tuple[ModelConfig, TrainConfig]:
-    """The run's configuration (``molvae.config.resolve_configs``): a resumed run's own, or the
-    parent's network and continuation recipe for ``init``; refused where they differ."""
-    if last is not None:
-        inherited = (last.model_config, TrainConfig(**(last.train_config or {})))
-    elif parent is not None and not preset:
-        inherited = (parent.checkpoint.model_config, parent.train_config())
-    else:
-        inherited = None
-    model_config, cfg = resolve_configs(
-        model_config, train_config, None if last else preset, overrides, inherited
-    )
-    lineage.check_continuation(model_config, cfg, last, parent)
-    return model_config, cfg
-
-
 def _val_moments(val: PreparedData, cfg: TrainConfig, world: World, device: torch.device) -> Any:
     """ChemNet moments of the validation molecules for the per-epoch FCD signal (rank 0)."""
     if not (cfg.dist_eval and world.main):
@@ -365,44 +351,3 @@ def _val_moments(val: PreparedData, cfg: TrainConfig, world: World, device: torc
     from molvae.metrics import reference_moments
 
     return reference_moments(val.smiles, device=str(device))
-
-
-def _restore(
-    model: MolVAE,
-    optimizer: torch.optim.Optimizer,
-    last: ckpt.Checkpoint | None,
-    parent: lineage.Parent | None,
-    run: RunDir | None,
-    world: World,
-) -> tuple[RunState, dict[str, torch.Tensor] | None]:
-    """Put a resumed run's weights, optimizer and state back (and its best weights), or load the
-    parent's weights for ``init``; a new run starts from a fresh state."""
-    if last is not None:
-        model.load_state_dict(last.state_dict)
-        optimizer.load_state_dict(last.train_state["optimizer"])
-        state, best_weights = RunState.from_dict(last.train_state, world), None
-        if run is not None:
-            run.repair_best(state.best_epoch, state.epoch)
-            with contextlib.suppress(CheckpointError):  # reported by repair_best
-                best_weights = ckpt.load(run.best).state_dict
-        logger.info("resuming %s at epoch %d, step %d", last.path.parent, state.epoch, state.step)
-        return state, best_weights
-    if parent is not None:
-        model.load_state_dict(parent.checkpoint.state_dict)
-        logger.info(
-            "starting from %s (sha256 %s..., %d earlier piece(s) of training)",
-            parent.name, parent.sha256[:12], len(parent.pieces),
-        )  # fmt: skip
-    return RunState(), None
-
-
-def _lineage_start(
-    last: ckpt.Checkpoint | None, parent: lineage.Parent | None
-) -> tuple[list[dict[str, Any]], str | None]:
-    """The pieces of training before this run, and the sha256 of the model it started from."""
-    if last is not None:  # a resumed run: its own record, less the piece this run is
-        recorded = (last.metadata.get("lineage") or {}).get("pieces") or [{}]
-        return [dict(p) for p in recorded[:-1]], recorded[-1].get("parent_sha256")
-    if parent is not None:
-        return parent.pieces, parent.sha256
-    return [], None

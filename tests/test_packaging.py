@@ -26,13 +26,17 @@ def test_every_subpackage_is_installed():
     assert found - listed == set(), "add these to [tool.setuptools] packages in pyproject.toml"
 
 
-def test_no_import_circles_and_no_private_imports():
-    """scripts/check_layout.py: modules import one way and never another module's _names."""
+def test_layout_within_limits_no_import_circles_and_no_private_imports():
+    """scripts/check_layout.py --strict: modules import one way and never another module's
+    _names, and no file, class or function passes the size limits (a unit that grows past one
+    is split where it grew, STYLE.md)."""
     proc = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "check_layout.py")],
+        [sys.executable, str(ROOT / "scripts" / "check_layout.py"), "--strict"],
         capture_output=True,
         text=True,
-        check=True,
     )
+    assert proc.returncode == 0, proc.stdout
+    over = [x for x in proc.stdout.splitlines() if x.startswith("over the size limits")]
+    assert over and over[0].endswith(": 0"), proc.stdout
     assert "import circles: 0" in proc.stdout, proc.stdout
     assert "imports of another module's private names: 0" in proc.stdout, proc.stdout

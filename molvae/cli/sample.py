@@ -66,25 +66,38 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         default=None,
         help="RDKit worker processes beside decoding (default: 0 on CPU, up to 8 on a GPU)",
     )
-    p.add_argument(
+    _add_keep_args(p)
+    p.add_argument("-o", "--out", required=True, help="output CSV")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(run=run)
+
+
+def _add_keep_args(p: argparse.ArgumentParser) -> None:
+    """Which decoded molecules are written: all (default), or draws until N pass the checks."""
+    g = p.add_argument_group(
+        "which samples are written",
+        "by default every decoded molecule, valid or not (what model cards and MOSES figures "
+        "report); these options keep drawing until N molecules pass",
+    )
+    g.add_argument(
         "--valid-only",
         action="store_true",
         help="keep drawing until N valid molecules are written (the draws are reported; "
         "model cards and MOSES figures use raw samples)",
     )
-    p.add_argument(
+    g.add_argument(
         "--unique",
         action="store_true",
         help="keep only the first of repeated molecules (implies --valid-only)",
     )
-    p.add_argument(
+    g.add_argument(
         "--max-draws",
         type=positive_int,
         default=None,
         help="with --valid-only/--unique/--max-nll-per-token: stop with an error after this many molecules decoded "
         "(default: max(10,000, 20 x N))",
     )
-    p.add_argument(
+    g.add_argument(
         "--max-nll-per-token",
         type=float,
         default=None,
@@ -92,7 +105,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "are written: drops the samples the model finds least likely (for SELFIES models, the "
         "odd molecules of decoder mistakes; thresholds in docs/recipe.md)",
     )
-    p.add_argument(
+    g.add_argument(
         "--keep-likely",
         type=float,
         default=None,
@@ -100,15 +113,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="the same, with the threshold set so that this fraction (0-1] of the model's raw "
         "samples pass it (measured on 20,000 draws first)",
     )
-    p.add_argument("-o", "--out", required=True, help="output CSV")
-    p.add_argument("--no-progress", action="store_true")
-    p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from molvae import distributed
     from molvae.checks import check_number
-    from molvae.codec import check_decoding_args
+    from molvae.decoding import check_decoding_args
     from molvae.device import inference_device
     from molvae.sampling import kept_description
 

@@ -137,11 +137,7 @@ def evaluate(
             "evaluate: no valid molecule among %d samples; other metrics are undefined", len(values)
         )
         return (result, counts) if details else result
-    for k in ks:
-        if len(valid) < k:
-            logger.warning("unique@%d: only %d valid molecules; computed over those", k, len(valid))
-        first = valid[:k]
-        result[f"unique@{k}"] = len(set(first)) / len(first)
+    result.update(_unique_at(valid, ks))
 
     if reference == "moses" and len(values) < MOSES_SAMPLES:
         logger.warning(
@@ -150,17 +146,7 @@ def evaluate(
             len(values),
             MOSES_SAMPLES,
         )
-    ref_stats = {
-        name: reference_stats(
-            smiles,
-            n_jobs=n_jobs,
-            device=device,
-            progress=progress,
-            name=name,
-            shipped=_shipped_source(reference, name),
-        )
-        for name, smiles in refs.items()
-    }
+    ref_stats = _reference_stats(refs, reference, n_jobs, device, progress)
     seconds: dict[str, float] = {}
     clock = [t0]
 
@@ -190,6 +176,35 @@ def evaluate(
         counts["seconds"]["total"],
     )
     return (result, counts) if details else result
+
+
+def _unique_at(valid: list[str], ks: Sequence[int]) -> dict[str, float]:
+    """``unique@k``: the share of distinct molecules among the first ``k`` valid ones (over all
+    of them, with a warning, when there are fewer)."""
+    out = {}
+    for k in ks:
+        if len(valid) < k:
+            logger.warning("unique@%d: only %d valid molecules; computed over those", k, len(valid))
+        first = valid[:k]
+        out[f"unique@{k}"] = len(set(first)) / len(first)
+    return out
+
+
+def _reference_stats(
+    refs: dict[str, Sequence[str]], reference: Any, n_jobs: int, device: str, progress: bool
+) -> dict[str, SetStats]:
+    """Each reference set's statistics (the MOSES sets' ship with molvae)."""
+    return {
+        name: reference_stats(
+            smiles,
+            n_jobs=n_jobs,
+            device=device,
+            progress=progress,
+            name=name,
+            shipped=_shipped_source(reference, name),
+        )
+        for name, smiles in refs.items()
+    }
 
 
 def _torch_metrics(
