@@ -14,6 +14,13 @@ point). What each point is (``metrics.csv`` of the run, written by ``mv.fit``):
 
 Prints a Markdown table of the last point of each run beside its final row of the sweep's
 ``sweep_*.csv`` files (the last one marked ok).
+
+``--chain NAME=RUN,RUN,...`` (repeatable) draws the pieces of one lineage (``molvae train --init``
+runs, in order) as one line whose minutes and molecules add up across the pieces: two networks
+continued from one parent, compared at equal CPU time over several pieces.
+
+    python scripts/learning_curves.py --chain same=runs/dec2-10,runs/dec2-11 \
+        --chain widened=runs/wide-1,runs/wide-2 --png docs/figures/widened.png
 """
 
 from __future__ import annotations
@@ -40,6 +47,22 @@ def curves(root: Path) -> dict[str, pd.DataFrame]:
     return out
 
 
+def chained(specs: list[str]) -> dict[str, pd.DataFrame]:
+    """``NAME=RUN,RUN,...`` -> the runs' metrics one after the other, with ``minutes`` and
+    ``mmol`` counted from the first piece's start."""
+    out = {}
+    for spec in specs:
+        name, sep, dirs = spec.partition("=")
+        if not sep or not name or not dirs:
+            raise SystemExit(f"--chain wants NAME=RUN,RUN,..., got {spec!r}")
+        parts = [pd.read_csv(Path(d) / "metrics.csv") for d in dirs.split(",")]
+        df = pd.concat(parts, ignore_index=True)
+        df["minutes"] = df.epoch_seconds.cumsum() / 60
+        df["mmol"] = df.molecules.cumsum() / 1e6
+        out[name] = df
+    return out
+
+
 def plot(runs: dict[str, pd.DataFrame], png: Path) -> None:
     import matplotlib
 
@@ -62,8 +85,8 @@ def plot(runs: dict[str, pd.DataFrame], png: Path) -> None:
     fig.savefig(png, dpi=110)
 
 
-def table(root: Path, runs: dict[str, pd.DataFrame]) -> str:
-    csvs = sorted(root.glob("sweep*.csv"))  # recipe_sweep writes one per invocation
+def table(root: Path | None, runs: dict[str, pd.DataFrame]) -> str:
+    csvs = sorted(root.glob("sweep*.csv")) if root else []  # recipe_sweep: one per invocation
     final = pd.concat([pd.read_csv(c) for c in csvs]) if csvs else None
     if final is not None:
         final = final[final.status == "ok"].drop_duplicates("variant", keep="last")
@@ -87,12 +110,14 @@ def table(root: Path, runs: dict[str, pd.DataFrame]) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("root", type=Path, help="a recipe_sweep --out folder")
+    ap.add_argument("root", type=Path, nargs="?", help="a recipe_sweep --out folder")
+    ap.add_argument("--chain", action="append", default=[], metavar="NAME=RUN,RUN,...",
+                    help="the pieces of one lineage, in order, drawn as one line")  # fmt: skip
     ap.add_argument("--png", type=Path, default=None)
     args = ap.parse_args()
-    runs = curves(args.root)
+    runs = {**(curves(args.root) if args.root else {}), **chained(args.chain)}
     if not runs:
-        raise SystemExit(f"no */metrics.csv under {args.root}")
+        raise SystemExit(f"no */metrics.csv under {args.root} and no --chain")
     if args.png:
         plot(runs, args.png)
         print(f"wrote {args.png}")
