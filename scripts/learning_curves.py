@@ -90,14 +90,15 @@ def table(root: Path | None, runs: dict[str, pd.DataFrame]) -> str:
     final = pd.concat([pd.read_csv(c) for c in csvs]) if csvs else None
     if final is not None:
         final = final[final.status == "ok"].drop_duplicates("variant", keep="last")
+    finals = FINAL if final is not None else ()  # a sweep's final rows, when there is one
     head = ["run", "steps", "minutes", "molecules", "mol/s", "val -ELBO",
-            "N(0,I) valid", *FINAL]  # fmt: skip
+            "N(0,I) valid", *finals]  # fmt: skip
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for name, df in runs.items():
         last = df.iloc[-1]
         variant = name.rsplit("_", 1)[0]
         row = final[final.variant == variant] if final is not None else None
-        extra = [""] * len(FINAL)
+        extra = [""] * len(finals)
         if row is not None and len(row):
             r = row.iloc[-1]
             extra = [f"{r[k]:.3f}" if k in r and pd.notna(r[k]) else "" for k in FINAL]
