@@ -264,11 +264,18 @@ def test_a_malformed_manifest_entry_is_a_clear_error(tmp_path, monkeypatch, entr
 
 @pytest.mark.parametrize("name", sorted(SHIPPED))
 def test_shipped_model_has_the_config_that_reproduces_its_network(name):
-    """scripts/pretrained/NAME.toml (its first piece) builds the network the bundled file holds."""
+    """scripts/pretrained/NAME.toml (its first piece) builds the network the bundled file holds,
+    or, for a model grown later by scripts/widen_model.py (recorded in the card's command), the
+    network that widening makes of it."""
+    import dataclasses
+
     from molvae.config import load_config
 
     model_cfg, train_cfg = load_config(ROOT / "scripts" / "pretrained" / f"{name}.toml")
     card = SHIPPED[name]["card"]
+    grown = re.findall(r"widen_model\.py \S+ --decoder-hidden (\d+)", card.get("command", ""))
+    if grown:
+        model_cfg = dataclasses.replace(model_cfg, decoder_hidden_dim=int(grown[-1]))
     shipped = {k: v for k, v in card["model_config"].items() if k != "vocab_size"}
     assert {k: getattr(model_cfg, k) for k in shipped} == shipped
     assert train_cfg.tokenizer == card["tokenizer"]
