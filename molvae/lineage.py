@@ -208,13 +208,24 @@ def check_continuation(
         parent.check_tokenizer(train_config.tokenizer)
 
 
+ORIGIN_KEYS = ("parent_sha256", "widened_from")  # where a piece starts: kept through a resume
+
+
+def origin_of(record: dict[str, Any]) -> dict[str, Any]:
+    """Where a piece starts, from a piece record or a parent's metadata: ``parent_sha256``
+    (``None`` for a first piece) and ``widened_from`` when present."""
+    origin = {k: record[k] for k in ORIGIN_KEYS if record.get(k) is not None}
+    return {"parent_sha256": None, **origin}
+
+
 def piece_recorder(
-    parent_sha256: str | None, meta: dict[str, Any], device: torch.device, bf16: bool = False
+    origin: dict[str, Any], meta: dict[str, Any], device: torch.device, bf16: bool = False
 ) -> Any:
     """A function from a run's state (``molvae.rundir.RunState``) to this piece's lineage record
-    (what :func:`record` appends to the earlier pieces) at the end of an epoch. ``meta`` is the
-    run's metadata (``data``, ``n_train``, ``world_size``)."""
-    fixed = {"parent_sha256": parent_sha256, "data": meta["data"], "n_train": meta["n_train"],
+    (what :func:`record` appends to the earlier pieces) at the end of an epoch. ``origin`` is
+    where the piece starts (:func:`origin_of`); ``meta`` is the run's metadata (``data``,
+    ``n_train``, ``world_size``)."""
+    fixed = {**origin_of(origin), "data": meta["data"], "n_train": meta["n_train"],
              "hardware": hardware(device, bf16), "world_size": meta["world_size"]}  # fmt: skip
 
     def piece(state: Any) -> dict[str, Any]:

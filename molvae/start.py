@@ -91,11 +91,14 @@ def restore(
 
 def lineage_start(
     last: ckpt.Checkpoint | None, parent: lineage.Parent | None
-) -> tuple[list[dict[str, Any]], str | None]:
-    """The pieces of training before this run, and the sha256 of the model it started from."""
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The pieces of training before this run, and where this piece starts (``parent_sha256``,
+    the model it started from, and ``widened_from`` when that model was a widened network:
+    ``scripts/widen_model.py`` records it, and a piece grown from it keeps it)."""
     if last is not None:  # a resumed run: its own record, less the piece this run is
         recorded = (last.metadata.get("lineage") or {}).get("pieces") or [{}]
-        return [dict(p) for p in recorded[:-1]], recorded[-1].get("parent_sha256")
+        return [dict(p) for p in recorded[:-1]], lineage.origin_of(recorded[-1])
     if parent is not None:
-        return parent.pieces, parent.sha256
-    return [], None
+        start = {**parent.checkpoint.metadata, "parent_sha256": parent.sha256}
+        return parent.pieces, lineage.origin_of(start)
+    return [], lineage.origin_of({})

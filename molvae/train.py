@@ -192,7 +192,7 @@ def _fit(
     if world.active:  # each rank draws its own z noise; the result depends on seed + world size
         torch.manual_seed(cfg.seed + 1_000_003 * world.rank)
     state, best_weights = start.restore(model, optimizer, last, parent, run, world)
-    earlier, parent_sha = start.lineage_start(last, parent)
+    earlier, origin = start.lineage_start(last, parent)
     world.barrier()  # every rank has read last.pt before rank 0 writes anything
     if run is not None:  # only now, with data and configuration proved valid, is the folder changed
         run.open_for(to_toml(model_config, cfg), state.history)
@@ -210,7 +210,7 @@ def _fit(
     # ---- the loop ---------------------------------------------------------------------------
     deadline = time.monotonic() + (cfg.time_limit_minutes * 60 or math.inf)
     stopped = stop_reason(state, cfg, total_steps, timed_out=False)
-    piece_of = lineage.piece_recorder(parent_sha, meta, device, bf16)
+    piece_of = lineage.piece_recorder(origin, meta, device, bf16)
     with StopRequest() as stop:  # a first SIGTERM or Ctrl-C ends the epoch cleanly, saved
         while stopped is None:
             epoch_start = time.monotonic()
@@ -232,12 +232,29 @@ def _fit(
     if best_weights is not None:
         model.load_state_dict(best_weights)
     model.eval()
-    prior = _fit_prior(model, tokenizer, train, cfg, run) if world.main else None
-    calibration = _calibrate(model, tokenizer, val, cfg.kl_weight, run) if world.main else None
+    prior, calibration = _finish(model, tokenizer, train, val, cfg, run, world)
     return FitResult(
         model, tokenizer, pd.DataFrame(state.history), Path(out_dir) if out_dir else None,
         stopped, prior, cfg.max_len, calibration, meta.get("sampling"),
     )  # fmt: skip
+
+
+def _finish(
+    model: MolVAE,
+    tokenizer: Tokenizer,
+    train: PreparedData,
+    val: PreparedData,
+    cfg: TrainConfig,
+    run: RunDir | None,
+    world: World,
+) -> tuple[Any, Any]:
+    """Rank 0 fits the learned prior and the anomaly calibration of the trained model; then every
+    rank leaves together. (A rank that tore down gloo while rank 0 still worked here aborted now
+    and then: "terminate called without an active exception", 1 run in 20.)"""
+    prior = _fit_prior(model, tokenizer, train, cfg, run) if world.main else None
+    calibration = _calibrate(model, tokenizer, val, cfg.kl_weight, run) if world.main else None
+    world.barrier()
+    return prior, calibration
 
 
 def _inherited_sampling(

@@ -86,3 +86,30 @@ def test_the_script_writes_a_checkpoint_that_records_its_parent(
     assert gen.model.cfg.decoder_hidden_dim == 80
     assert gen.metadata["widened_from"]["decoder_hidden_dim"] == 64
     assert gen.metadata["widened_from"]["sha256"] == file_sha256(src)
+
+
+def test_a_piece_grown_from_a_widened_file_records_the_widening(
+    wm, moses_sample, tmp_path, monkeypatch
+):
+    """``fit(init=wide.pt)`` writes new metadata; its piece record keeps ``widened_from`` (also
+    through a resume), and the next piece, which starts from a plain checkpoint, does not."""
+    from .helpers import tiny_configs
+
+    m, t = tiny_configs(epochs=1)
+    mv.fit(moses_sample[:200], m, t, out_dir=tmp_path / "parent", progress=False)
+    src, wide, check = tmp_path / "parent" / "best.pt", tmp_path / "wide.pt", tmp_path / "c.smi"
+    check.write_text("\n".join(moses_sample[:20]) + "\n")
+    argv = [str(src), "--decoder-hidden", "80", "--check", str(check), "-o", str(wide)]
+    monkeypatch.setattr(sys, "argv", ["widen_model.py", *argv])
+    wm.main()
+    data = moses_sample[200:400]
+    mv.fit(data, init=wide, out_dir=tmp_path / "grown", epochs=1, progress=False)
+    mv.fit(data, out_dir=tmp_path / "grown", resume=True, epochs=2, progress=False)
+    pieces = ckpt.load(tmp_path / "grown" / "last.pt").metadata["lineage"]["pieces"]
+    assert len(pieces) == 2 and "widened_from" not in pieces[0]
+    assert pieces[1]["parent_sha256"] == file_sha256(wide)
+    assert pieces[1]["widened_from"]["sha256"] == file_sha256(src)
+    assert pieces[1]["widened_from"]["decoder_hidden_dim"] == 64
+    mv.fit(data, init=tmp_path / "grown", out_dir=tmp_path / "next", epochs=1, progress=False)
+    pieces = ckpt.load(tmp_path / "next" / "best.pt").metadata["lineage"]["pieces"]
+    assert [("widened_from" in p) for p in pieces] == [False, True, False]
