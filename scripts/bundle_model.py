@@ -159,9 +159,16 @@ def lineage_lines(lineage: dict | None) -> list[str]:
              + (f", {t['seconds'] / 60:.0f} min" if t.get("seconds") else "")]  # fmt: skip
     for i, p in enumerate(lineage["pieces"], 1):
         minutes = f"{p['seconds'] / 60:.0f} min" if p.get("seconds") else "time unknown"
+        widened = p.get("widened_from") or {}
+        grown = (
+            f" (from a copy of the previous piece with its {widened['decoder_hidden_dim']}-unit "
+            "decoder widened, scripts/widen_model.py)"
+            if widened.get("decoder_hidden_dim")
+            else ""
+        )
         lines.append(
             f"  {i}. {p.get('data')}: {p.get('steps') or 0:,} steps, "
-            f"{p.get('molecules_seen') or 0:,} molecules, {minutes} on {p.get('hardware')}"
+            f"{p.get('molecules_seen') or 0:,} molecules, {minutes} on {p.get('hardware')}{grown}"
         )
     return lines
 

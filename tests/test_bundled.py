@@ -279,3 +279,20 @@ def test_shipped_model_has_the_config_that_reproduces_its_network(name):
     shipped = {k: v for k, v in card["model_config"].items() if k != "vocab_size"}
     assert {k: getattr(model_cfg, k) for k in shipped} == shipped
     assert train_cfg.tokenizer == card["tokenizer"]
+
+
+def test_the_card_names_a_piece_grown_from_a_widened_decoder():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("bundle_model", ROOT / "scripts/bundle_model.py")
+    bm = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bm)
+    piece = {"data": "moses:train", "steps": 10, "molecules_seen": 1280, "seconds": 60.0,
+             "hardware": "a CPU"}  # fmt: skip
+    wide = {**piece, "widened_from": {"decoder_hidden_dim": 256, "sha256": "ab"}}
+    lineage = {"pieces": [piece, wide, piece],
+               "total": {"pieces": 3, "steps": 30, "molecules_seen": 3840, "seconds": 180.0}}  # fmt: skip
+    lines = bm.lineage_lines(lineage)
+    assert lines[0] == "- **Lineage**: 3 pieces, 30 steps, 3,840 molecules seen, 3 min"
+    assert ["widened" in line for line in lines[1:]] == [False, True, False]
+    assert "its 256-unit decoder widened" in lines[2]
