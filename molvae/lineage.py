@@ -225,7 +225,7 @@ def piece_recorder(
     (what :func:`record` appends to the earlier pieces) at the end of an epoch. ``origin`` is
     where the piece starts (:func:`origin_of`); ``meta`` is the run's metadata (``data``,
     ``n_train``, ``world_size``)."""
-    fixed = {**origin_of(origin), "data": meta["data"], "n_train": meta["n_train"],
+    fixed = {**origin, "data": meta["data"], "n_train": meta["n_train"],
              "hardware": hardware(device, bf16), "world_size": meta["world_size"]}  # fmt: skip
 
     def piece(state: Any) -> dict[str, Any]:
