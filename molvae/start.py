@@ -99,6 +99,8 @@ def lineage_start(
         recorded = (last.metadata.get("lineage") or {}).get("pieces") or [{}]
         return [dict(p) for p in recorded[:-1]], lineage.origin_of(recorded[-1])
     if parent is not None:
-        start = {**parent.checkpoint.metadata, "parent_sha256": parent.sha256}
-        return parent.pieces, lineage.origin_of(start)
+        widened = parent.checkpoint.metadata.get("widened_from")
+        return parent.pieces, lineage.origin_of(
+            {"parent_sha256": parent.sha256, "widened_from": widened}
+        )
     return [], lineage.origin_of({})

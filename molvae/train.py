@@ -250,7 +250,7 @@ def _finish(
 ) -> tuple[Any, Any]:
     """Rank 0 fits the learned prior and the anomaly calibration of the trained model; then every
     rank leaves together. (A rank that tore down gloo while rank 0 still worked here aborted now
-    and then: "terminate called without an active exception", 1 run in 20.)"""
+    and then: "terminate called without an active exception", 1 of 50 stress runs.)"""
     prior = _fit_prior(model, tokenizer, train, cfg, run) if world.main else None
     calibration = _calibrate(model, tokenizer, val, cfg.kl_weight, run) if world.main else None
     world.barrier()

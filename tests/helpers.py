@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+
 from molvae.config import ModelConfig, TrainConfig
+
+SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
 
 TINY_MODEL = dict(
     embedding_dim=16, encoder_hidden_dim=32, latent_dim=8, decoder_hidden_dim=64, decoder_layers=1
@@ -65,3 +72,17 @@ def fresh(gen):
     from molvae.generator import Generator
 
     return Generator(gen.model, gen.tokenizer, metadata=dict(gen.metadata))
+
+
+def load_script(name: str) -> ModuleType:
+    """``scripts/NAME.py`` as a module (registered as ``NAME``), loaded with scripts/ on the path
+    as when it runs as a script, so that it can import its siblings."""
+    spec = importlib.util.spec_from_file_location(name, SCRIPTS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    sys.path.insert(0, str(SCRIPTS))
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(SCRIPTS))
+    return module

@@ -19,7 +19,7 @@ from molvae import bundled
 from molvae.cli.main import main
 from molvae.exceptions import CheckpointError
 
-from .helpers import tiny_configs
+from .helpers import load_script, tiny_configs
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -282,11 +282,7 @@ def test_shipped_model_has_the_config_that_reproduces_its_network(name):
 
 
 def test_the_card_names_a_piece_grown_from_a_widened_decoder():
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("bundle_model", ROOT / "scripts/bundle_model.py")
-    bm = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bm)
+    bm = load_script("bundle_model")
     piece = {"data": "moses:train", "steps": 10, "molecules_seen": 1280, "seconds": 60.0,
              "hardware": "a CPU"}  # fmt: skip
     wide = {**piece, "widened_from": {"decoder_hidden_dim": 256, "sha256": "ab"}}

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 
 import pytest
+
+from .helpers import load_script
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "examples").glob("*.ipynb"))
@@ -15,13 +15,7 @@ pytest.importorskip("ipykernel")
 
 
 def _runner():
-    spec = importlib.util.spec_from_file_location(
-        "run_notebooks", ROOT / "scripts" / "run_notebooks.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["run_notebooks"] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_script("run_notebooks")
 
 
 def test_there_are_three_notebooks_stored_with_outputs():

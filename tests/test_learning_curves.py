@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from .helpers import load_script
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -22,11 +24,7 @@ def _metrics(path: Path, epochs: int, seconds: float, molecules: int, start: flo
 
 
 def test_chained_pieces_add_minutes_and_molecules(tmp_path):
-    sys.path.insert(0, str(ROOT / "scripts"))
-    try:
-        from learning_curves import chained
-    finally:
-        sys.path.pop(0)
+    chained = load_script("learning_curves").chained
     _metrics(tmp_path / "a", 2, 600.0, 1000, 30.0)
     _metrics(tmp_path / "b", 3, 1200.0, 2000, 28.0)
     runs = chained([f"both={tmp_path / 'a'},{tmp_path / 'b'}"])

@@ -3,25 +3,16 @@ and on the shipped table."""
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import pandas as pd
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from .helpers import load_script
 
 
 @pytest.fixture
-def lc(monkeypatch):
+def lc():
     """The script as a module (it imports its sibling recipe_sweep, as when run from scripts/)."""
-    monkeypatch.syspath_prepend(str(ROOT / "scripts"))
-    spec = importlib.util.spec_from_file_location(
-        "lineage_curve", ROOT / "scripts" / "lineage_curve.py"
-    )
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script("lineage_curve")
 
 
 def cards(rows):

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 import torch
@@ -18,19 +16,12 @@ from molvae.losses import reconstruction_loss
 from molvae.model import MolVAE
 from molvae.tokenizers import pad_rows
 
-from .helpers import TINY_MODEL
-
-ROOT = Path(__file__).resolve().parent.parent
+from .helpers import TINY_MODEL, load_script
 
 
 @pytest.fixture(scope="module")
 def wm():
-    spec = importlib.util.spec_from_file_location(
-        "widen_model", ROOT / "scripts" / "widen_model.py"
-    )
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script("widen_model")
 
 
 @pytest.fixture(scope="module")
