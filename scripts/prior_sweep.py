@@ -39,7 +39,8 @@ def main() -> None:
                     "does not apply to greedy or beam)")  # fmt: skip
     ap.add_argument("--method", default="posterior", choices=["posterior", "gmm"],
                     help="the learned prior's kind (Generator.fit_prior)")  # fmt: skip
-    ap.add_argument("--fit-size", type=int, default=20000, help="training molecules encoded")
+    ap.add_argument("--fit-size", type=int,
+                    help="training molecules encoded (default: the most components asked for)")  # fmt: skip
     ap.add_argument("--n", type=int, default=10000)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--device", default="cpu")
@@ -49,9 +50,17 @@ def main() -> None:
     ap.add_argument("-o", "--output", help="checkpoint to write with --save")
     args = ap.parse_args()
 
+    sizes = (
+        [int(args.save.split(":")[0])]
+        if args.save
+        else [int(x) for x in args.components.split(",")]
+    )
+    fit_size = args.fit_size or max(sizes)
+    if fit_size < max(sizes):
+        ap.error(f"--fit-size {fit_size} encodes fewer molecules than {max(sizes)} components")
     gen = mv.load(args.model, device=args.device, precision=args.precision)
     train = mv.read_smiles(mv.datasets.path("moses", "train"))
-    rows = np.random.default_rng(args.seed).choice(len(train), args.fit_size, replace=False)
+    rows = np.random.default_rng(args.seed).choice(len(train), fit_size, replace=False)
     fit_on = train.iloc[np.sort(rows)].tolist()
     if args.save:
         k, spread = args.save.split(":")
@@ -71,7 +80,7 @@ def main() -> None:
     settings = [(d, t) for d, t in settings if d != "greedy" or t == temperatures[0]]
     print("| prior | components | spread | decoding | T | " + " | ".join(COLUMNS) + " | seconds |")
     print("|" + "---|" * (len(COLUMNS) + 6))
-    for k in (int(x) for x in args.components.split(",")):
+    for k in sizes:
         gen.fit_prior(fit_on, k, method=args.method, spread=1.0, seed=args.seed)
         for spread in (float(x) for x in args.spreads.split(",")):
             gen.prior.spread = spread

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import sys
+
 import pandas as pd
 import pytest
 import torch
@@ -10,7 +12,7 @@ from molvae.chem import canonical
 from molvae.exceptions import CheckpointError
 from molvae.prior import GaussianMixturePrior
 
-from .helpers import overfit_generator, tiny_configs
+from .helpers import load_script, overfit_generator, tiny_configs
 
 SMILES = ["CCO", "c1ccccc1O", "CC(=O)Nc1ccccc1", "CCN(CC)CC", "O=C(O)c1ccccc1", "CC(C)Cc1ccccc1"]
 
@@ -185,3 +187,17 @@ def test_posterior_mixture_prior(overfit, tmp_path):
         GaussianMixturePrior.from_posteriors(torch.zeros(3, 2), torch.zeros(3, 2), spread=0.0)
     with pytest.raises(ValueError, match="method"):
         gen.fit_prior(SMILES, method="flow")
+
+
+def test_prior_sweep_refuses_more_components_than_molecules_encoded(monkeypatch, capsys):
+    """The posterior prior has at most one component per encoded molecule: asking the sweep for
+    more used to print the requested size beside a smaller prior."""
+    sweep = load_script("prior_sweep")
+    argv = ["prior_sweep.py", "moses-smiles", "--components", "4000,30000", "--fit-size", "20000"]
+    monkeypatch.setattr(sys, "argv", argv)
+    with pytest.raises(SystemExit) as stop:
+        sweep.main()
+    assert stop.value.code == 2
+    assert (
+        "--fit-size 20000 encodes fewer molecules than 30000 components" in capsys.readouterr().err
+    )
