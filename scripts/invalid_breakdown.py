@@ -12,7 +12,10 @@ default sampling and sorts every invalid one into one cause:
 
     python scripts/invalid_breakdown.py --model moses-smiles --n 10000 --seed 0
 
-Prints one Markdown row: the share of all samples in each cause.
+Prints one Markdown row: the share of all samples in each cause. Then the valid samples that fail
+MOSES's filter (the ``Filters`` metric), by the check they fail first
+(:func:`molvae.chem.moses_filter_failure`): a ring of 8 or more atoms, a charged or disallowed
+atom, an MCF or a PAINS pattern (share of the valid samples), and the patterns met most often.
 """
 
 from __future__ import annotations
@@ -23,7 +26,10 @@ from collections import Counter
 from rdkit import Chem, RDLogger
 
 import molvae as mv
+from molvae.chem import moses_filter_failure, to_mol
 
+FILTER_CHECKS = ["ring of 8+ atoms", "charged or disallowed atom", "MCF pattern", "PAINS pattern",
+                 "other"]  # fmt: skip
 CAUSES = ["unclosed ring", "unbalanced branch", "other syntax", "aromatic ring not of 5 or 6",
           "pyrrole-type n without H", "[nH] too many", "other kekulization", "valence",
           "other"]  # fmt: skip
@@ -70,6 +76,29 @@ def cause(smiles: str, tokens: list[str]) -> str:
     return "other kekulization"
 
 
+def filter_check(reason: str) -> str:
+    """The column of :data:`FILTER_CHECKS` a :func:`moses_filter_failure` reason falls in."""
+    if reason.startswith("ring of"):
+        return "ring of 8+ atoms"
+    if reason.startswith(("charged", "atom outside")):
+        return "charged or disallowed atom"
+    if reason.startswith("MCF"):
+        return "MCF pattern"
+    return "PAINS pattern" if reason.startswith("PAINS") else "other"
+
+
+def print_filter_failures(model: str, smiles: list[str]) -> None:
+    """The second table: why valid samples fail MOSES's filter."""
+    reasons = [r for r in (moses_filter_failure(to_mol(s)) for s in smiles) if r is not None]
+    checks = Counter(filter_check(r) for r in reasons)
+    print("\n| model | valid samples | Filters | " + " | ".join(FILTER_CHECKS) + " |")
+    print("|---" * (len(FILTER_CHECKS) + 3) + "|")
+    shares = " | ".join(f"{checks[c] / len(smiles):.4f}" for c in FILTER_CHECKS)
+    print(f"| {model} | {len(smiles):,} | {1 - len(reasons) / len(smiles):.4f} | {shares} |")
+    common = Counter(r if not r.startswith("ring") else "ring of 8+ atoms" for r in reasons)
+    print("\nmost met: " + ", ".join(f"{r} ({n})" for r, n in common.most_common(8)))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--model", default="moses-smiles")
@@ -84,6 +113,7 @@ def main() -> None:
     print("|---" * (len(CAUSES) + 3) + "|")
     shares = " | ".join(f"{counts[c] / args.n:.3f}" for c in CAUSES)
     print(f"| {args.model} | {args.n:,} | {df.valid.mean():.3f} | {shares} |")
+    print_filter_failures(args.model, list(df.smiles[df.valid]))
 
 
 if __name__ == "__main__":

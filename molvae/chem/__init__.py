@@ -24,6 +24,8 @@ from molvae.chem.filters import (
     alerts,
     atom_queries,
     matches_moses_pattern,
+    moses_filter_failure,
+    moses_pattern_match,
     moses_screen,
     passes_moses_filters,
 )
@@ -87,6 +89,8 @@ __all__ = [
     "largest_ring_penalty",
     "lipinski_pass",
     "matches_moses_pattern",
+    "moses_filter_failure",
+    "moses_pattern_match",
     "moses_screen",
     "parse",
     "passes_moses_filters",

@@ -32,18 +32,24 @@ class _Screen:
     the tests compare screened and unscreened results over thousands of molecules.
     """
 
-    def __init__(self, queries: list[Chem.Mol]):
+    def __init__(self, queries: list[Chem.Mol], names: list[str] | None = None):
         self.queries = queries
+        self.names = names or [f"query {i}" for i in range(len(queries))]
         self.words = np.stack([_pattern_words(Chem.PatternFingerprint(q)) for q in queries])
+
+    def candidate_indices(self, words: np.ndarray) -> np.ndarray:
+        """Indices of the queries whose bits are all set in ``words`` (a molecule's pattern
+        fingerprint)."""
+        return np.flatnonzero(~(self.words & ~words).any(axis=1))
 
     def candidates(self, words: np.ndarray) -> list[Chem.Mol]:
         """Queries whose bits are all set in ``words`` (a molecule's pattern fingerprint)."""
-        return [self.queries[i] for i in np.flatnonzero(~(self.words & ~words).any(axis=1))]
+        return [self.queries[i] for i in self.candidate_indices(words)]
 
 
 @functools.cache
 def moses_screen() -> _Screen:
-    return _Screen(_moses_filter_queries())
+    return _Screen(*_moses_filter_queries())
 
 
 @functools.cache
@@ -60,17 +66,24 @@ def alerts(mol: Chem.Mol, catalog: str = "PAINS") -> list[str]:
     return [m.GetDescription() for m in _catalog(catalog).GetMatches(mol)]
 
 
-def _moses_filter_queries() -> list[Chem.Mol]:
-    """MCF + PAINS SMARTS of MOSES 0.3.1 (``molvae/_chemdata``, MIT, copied from molsets)."""
+def _moses_filter_queries() -> tuple[list[Chem.Mol], list[str]]:
+    """MCF + PAINS SMARTS of MOSES 0.3.1 (``molvae/_chemdata``, MIT, copied from molsets), with
+    their names (``MCF1``..., ``PAINS anil_di_alk_F``...)."""
     import csv
+    import re
 
-    patterns = []
+    patterns, names = [], []
     with open(_DATA / "mcf.csv", newline="") as f:
-        patterns += [row["smarts"] for row in csv.DictReader(f)]
+        for row in csv.DictReader(f):
+            patterns.append(row["smarts"])
+            names.append(row["names"])
     with open(_DATA / "wehi_pains.csv", newline="") as f:
-        patterns += [row[0] for row in csv.reader(f)]
+        for row in csv.reader(f):
+            patterns.append(row[0])
+            found = re.search(r"regId=([^>(]+)", row[1])
+            names.append("PAINS " + (found.group(1) if found else row[1].strip()))
     with rdBase.BlockLogs():
-        return [Chem.MolFromSmarts(p) for p in patterns]
+        return [Chem.MolFromSmarts(p) for p in patterns], names
 
 
 def matches_moses_pattern(h_mol: Chem.Mol, screen: bool = True) -> bool:
@@ -79,10 +92,18 @@ def matches_moses_pattern(h_mol: Chem.Mol, screen: bool = True) -> bool:
     With ``screen``, only the patterns whose pattern-fingerprint bits are all set in the
     molecule's are searched (see :class:`_Screen`; the tests compare both paths).
     """
-    if not screen:
-        return any(h_mol.HasSubstructMatch(q) for q in moses_screen().queries)
-    words = _pattern_words(Chem.PatternFingerprint(h_mol))
-    return any(h_mol.HasSubstructMatch(q) for q in moses_screen().candidates(words))
+    return moses_pattern_match(h_mol, screen=screen) is not None
+
+
+def moses_pattern_match(h_mol: Chem.Mol, screen: bool = True) -> str | None:
+    """The name of the first MCF/PAINS pattern that matches ``h_mol`` (explicit hydrogens), or
+    ``None``; ``screen`` as in :func:`matches_moses_pattern`."""
+    s = moses_screen()
+    if screen:
+        order = s.candidate_indices(_pattern_words(Chem.PatternFingerprint(h_mol)))
+    else:
+        order = range(len(s.queries))
+    return next((s.names[i] for i in order if h_mol.HasSubstructMatch(s.queries[i])), None)
 
 
 @functools.cache
@@ -98,13 +119,28 @@ def atom_queries() -> tuple[Chem.Mol, Chem.Mol]:
 def passes_moses_filters(mol: Chem.Mol, screen: bool = True) -> bool:
     """MOSES's filter (``mol_passes_filters``): no ring of 8+ atoms, no charges, only
     C N S O F Cl Br H, no MCF or PAINS match, and a canonical SMILES that parses again."""
+    return moses_filter_failure(mol, screen=screen) is None
+
+
+def moses_filter_failure(mol: Chem.Mol, screen: bool = True) -> str | None:
+    """Why ``mol`` fails MOSES's filter (the first check it fails, in MOSES's order), or
+    ``None`` when it passes: ``"ring of N atoms"``, ``"charged atom"``, ``"atom outside C N S O
+    F Cl Br H"``, the name of the MCF or PAINS pattern that matches (``"MCF3"``, ``"PAINS
+    anil_alk_ene"``), or ``"canonical SMILES does not parse"``."""
     ring_info = mol.GetRingInfo()
-    if ring_info.NumRings() != 0 and any(len(r) >= 8 for r in ring_info.AtomRings()):
-        return False
+    if ring_info.NumRings() != 0:
+        largest = max(len(r) for r in ring_info.AtomRings())
+        if largest >= 8:
+            return f"ring of {largest} atoms"
     charged, disallowed = atom_queries()
-    if mol.HasSubstructMatch(charged) or mol.HasSubstructMatch(disallowed):
-        return False
-    if matches_moses_pattern(Chem.AddHs(mol), screen=screen):
-        return False
+    if mol.HasSubstructMatch(charged):
+        return "charged atom"
+    if mol.HasSubstructMatch(disallowed):
+        return "atom outside " + " ".join(sorted(MOSES_ALLOWED_ATOMS, key="CNSOFClBrH".find))
+    pattern = moses_pattern_match(Chem.AddHs(mol), screen=screen)
+    if pattern is not None:
+        return pattern
     smiles = Chem.MolToSmiles(mol, isomericSmiles=False)
-    return bool(smiles) and to_mol(smiles) is not None
+    if not smiles or to_mol(smiles) is None:
+        return "canonical SMILES does not parse"
+    return None
