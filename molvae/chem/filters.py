@@ -32,9 +32,8 @@ class _Screen:
     the tests compare screened and unscreened results over thousands of molecules.
     """
 
-    def __init__(self, queries: list[Chem.Mol], names: list[str] | None = None):
-        self.queries = queries
-        self.names = names or [f"query {i}" for i in range(len(queries))]
+    def __init__(self, queries: list[Chem.Mol], names: list[str]):
+        self.queries, self.names = queries, names
         self.words = np.stack([_pattern_words(Chem.PatternFingerprint(q)) for q in queries])
 
     def candidate_indices(self, words: np.ndarray) -> np.ndarray:
